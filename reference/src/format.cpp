@@ -1,6 +1,8 @@
 #include "mls/format.hpp"
 
 #include <cctype>
+#include <cstdint>
+#include <type_traits>
 #include <regex>
 
 #include "mls/error.hpp"
@@ -76,7 +78,7 @@ Format parse_short_name(const std::string& text) {
   Format f;
   auto num = [&](int i, const char* field) {
     const std::string s = m[i].str();
-    if (s.size() > 6) throw Error(std::string(field) + " = " + s + " is out of range");
+    if (s.size() > 7) throw Error(std::string(field) + " = " + s + " is out of range");  // "-100000" fits
     return std::stoi(s);
   };
   f.element = Minifloat::element(num(1, "element.exp_bits"), num(2, "element.man_bits"));
@@ -124,13 +126,30 @@ nlohmann::json minifloat_json(const Minifloat& m, bool element) {
   return j;
 }
 
+// An integer JSON number within [lo, hi]; floats and booleans are not integers
+// (nlohmann's get<int> would truncate 2.7 or convert true silently: spec 7.1).
+bool is_int_in(const nlohmann::json& v, int64_t lo, int64_t hi) {
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+  if (v.is_number_integer()) return v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  return false;
+}
+
 template <class T>
 T get_field(const nlohmann::json& j, const char* key, const std::string& path) {
-  try {
-    return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(path + "." + key + " is missing or has the wrong type");
+  bool ok = j.contains(key);
+  if (ok) {
+    const auto& v = j.at(key);
+    if constexpr (std::is_same_v<T, int>) ok = is_int_in(v, INT32_MIN, INT32_MAX);
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      ok = v.is_array();
+      for (const auto& x : v) ok = ok && is_int_in(x, INT64_MIN, INT64_MAX);
+    }
   }
+  try {
+    if (ok) return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  throw Error(path + "." + key + " is missing or has the wrong type");
 }
 
 void check_keys(const nlohmann::json& j, const std::string& path, std::initializer_list<const char*> allowed) {

@@ -32,6 +32,8 @@ void Minifloat::validate(const std::string& what) const {
   if (what == "element") {
     if (!is_signed) throw Error(p + "signed must be true for an element format");
     if (zero == ZeroMode::none) throw Error(p + "zero = none is not allowed for an element format (an element must be able to be zero)");
+    if (exp_bits + man_bits == 0)
+      throw Error(p + "exp_bits + man_bits must be >= 1 for an element format (E0M0 has no non-zero value, q_max = 0)");
     if (nonfinite != NonFinite::none) throw Error(p + "nonfinite must be none for an MLS format");
   }
   if (what == "group_scale") {

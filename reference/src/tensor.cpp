@@ -113,14 +113,24 @@ MlsTensor MlsTensor::from_json(const nlohmann::json& j) {
     return j.at(k);
   };
   t.format = format_from_json(need("format"));
-  try {
-    t.shape = need("shape").get<Shape>();
-    t.tensor_scale = need("tensor_scale").get<uint32_t>();
-    t.group_scales = need("group_scales").get<std::vector<uint32_t>>();
-    t.elements = need("elements").get<std::vector<uint32_t>>();
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("MLS tensor: a field has the wrong type: ") + e.what());
-  }
+  // Integers only, in range: nlohmann's get<> would truncate 1.5 or wrap 2^32 + c to c (spec 7.1).
+  auto integer = [](const nlohmann::json& v, const std::string& field, int64_t lo, int64_t hi) -> int64_t {
+    const bool ok = (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(hi)) ||
+                    (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
+    if (!ok) throw Error("MLS tensor field " + field + " is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return v.get<int64_t>();
+  };
+  auto array = [&](const char* k, int64_t lo, int64_t hi) {
+    const auto& a = need(k);
+    if (!a.is_array()) throw Error(std::string("MLS tensor field \"") + k + "\" must be an array");
+    std::vector<int64_t> out;
+    for (size_t i = 0; i < a.size(); ++i) out.push_back(integer(a[i], std::string(k) + "[" + std::to_string(i) + "]", lo, hi));
+    return out;
+  };
+  t.shape = array("shape", INT64_MIN, INT64_MAX);
+  t.tensor_scale = static_cast<uint32_t>(integer(need("tensor_scale"), "tensor_scale", 0, UINT32_MAX));
+  for (int64_t c : array("group_scales", 0, UINT32_MAX)) t.group_scales.push_back(static_cast<uint32_t>(c));
+  for (int64_t c : array("elements", 0, UINT32_MAX)) t.elements.push_back(static_cast<uint32_t>(c));
   t.validate();
   return t;
 }
@@ -230,8 +240,12 @@ std::vector<double> dequantize_fp64(const MlsTensor& t) {
   const GroupLayout layout(t.format, t.shape);
   const Dyadic st = t.tensor_scale_value();
   std::vector<double> out(t.elements.size());
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = round_to_fp64(st * t.group_scale_value(layout.group_of(i)) * t.format.element.decode(t.elements[i]));
+  for (size_t i = 0; i < out.size(); ++i) {
+    const uint64_t code = t.elements[i];
+    const Dyadic v = st * t.group_scale_value(layout.group_of(i)) * t.format.element.decode(code);
+    // 4.7: a zero element keeps its code's sign (-0 dequantizes to -0.0), as in dequantize_fp32.
+    out[i] = v.is_zero() ? ((code & t.format.element.sign_bit()) ? -0.0 : 0.0) : round_to_fp64(v);
+  }
   return out;
 }
 
@@ -304,7 +318,14 @@ nlohmann::json explain(const Format& f, const Shape& shape, const std::vector<fl
                 {"policy", to_string(f.scale_policy)},
                 {"code", gs.code},
                 {"value", sg.to_decimal()},
-                {"rule", describe(gs.rule)}};
+                {"rule", [&]() -> std::string {
+                   if (gs.rule == Rule::exact) return "the ratio is a group-scale value (4.4)";
+                   if (gs.rule == Rule::clamped_min) return "ratio <= g_min: g_min (4.4)";
+                   if (gs.rule == Rule::saturated) return "ratio > g_max: g_max, elements may saturate (4.4, 4.6)";
+                   if (f.scale_policy == ScalePolicy::ceil) return "the smallest group-scale value >= ratio (4.4 ceil)";
+                   if (f.scale_policy == ScalePolicy::floor) return "the largest group-scale value <= ratio (4.4 floor)";
+                   return "the nearest group-scale value, ties to even code (4.4 nearest)";
+                 }()}};
   const Dyadic ax = Dyadic::from_float(std::fabs(xi));
   nlohmann::json el;
   el["quotient"] = {{"exact", std::string(std::signbit(xi) ? "-" : "") + ratio_text(ax, den)},

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds, and runs every test
+# twice -- a normal build and an AddressSanitizer + UBSan build of the tests.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+jobs="$(nproc)"
+bash "$root/scripts/build.sh"
+echo "== ctest (RelWithDebInfo) =="
+ctest --test-dir "$root/build" -j "$jobs" --output-on-failure
+if [ "${MLS_SKIP_ASAN:-0}" != "1" ]; then
+  echo "== ctest (ASan + UBSan) =="
+  cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMLS_SANITIZE=ON -DMLS_BUILD_BENCH=OFF \
+        -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
+  ninja -C "$root/build-asan"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --test-dir "$root/build-asan" -j "$jobs" --output-on-failure
+fi
