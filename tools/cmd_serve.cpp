@@ -7,20 +7,33 @@
 #include "commands.hpp"
 #include "mls/error.hpp"
 #include "mls/tensor.hpp"
+#include "mls/conformance/campaign.hpp"
 #include "serve.hpp"
 
 namespace mls::cli {
 
 namespace {
 
-template <class T>
-T field(const nlohmann::json& req, const char* key) {
-  if (!req.contains(key)) throw Error(std::string("request field \"") + key + "\" is missing");
-  try {
-    return req.at(key).get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("request field \"") + key + "\" has the wrong type");
-  }
+// Integers only, in range: nlohmann's get<> would wrap 2^32 + c to c or truncate 1.5 (spec 7.1).
+uint32_t u32_value(const nlohmann::json& v, const std::string& name) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX) throw Error(name + " is not an integer in 0..4294967295");
+  return static_cast<uint32_t>(v.get<uint64_t>());
+}
+
+std::vector<uint32_t> u32_array(const nlohmann::json& req, const char* key) {
+  if (!req.contains(key) || !req.at(key).is_array())
+    throw Error(std::string("request field \"") + key + "\" is missing or not an array");
+  std::vector<uint32_t> out;
+  const auto& a = req.at(key);
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(u32_value(a[i], std::string(key) + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+Shape request_shape(const nlohmann::json& req) {
+  if (!req.contains("shape") || !req.at("shape").is_array()) throw Error("request field \"shape\" is missing or not an array");
+  for (const auto& v : req.at("shape"))
+    if (!v.is_number_integer()) throw Error("request field \"shape\" must hold integers");
+  return req.at("shape").get<Shape>();
 }
 
 Format request_format(const nlohmann::json& req) {
@@ -32,14 +45,14 @@ Format request_format(const nlohmann::json& req) {
 nlohmann::json op_quantize(const nlohmann::json& req) {
   const Format f = request_format(req);
   const Rounding r = req.contains("rounding") ? rounding_from_json(req.at("rounding")) : Rounding{};
-  const Shape shape = field<Shape>(req, "shape");
-  const auto xb = field<std::vector<uint32_t>>(req, "x");
+  const Shape shape = request_shape(req);
+  const auto xb = u32_array(req, "x");
   std::vector<float> x(xb.size());
   for (size_t i = 0; i < xb.size(); ++i) x[i] = bits_float(xb[i]);
   std::vector<uint32_t> rand;
-  if (r.mode == RoundingMode::sr) rand = field<std::vector<uint32_t>>(req, "rand");
+  if (r.mode == RoundingMode::sr) rand = u32_array(req, "rand");
   std::optional<uint32_t> ts;
-  if (req.contains("tensor_scale") && !req.at("tensor_scale").is_null()) ts = field<uint32_t>(req, "tensor_scale");
+  if (req.contains("tensor_scale") && !req.at("tensor_scale").is_null()) ts = u32_value(req.at("tensor_scale"), "tensor_scale");
   const MlsTensor t = quantize(f, shape, x, r, rand, ts);
   return {{"tensor_scale", t.tensor_scale}, {"group_scales", t.group_scales}, {"elements", t.elements}};
 }
@@ -91,14 +104,58 @@ nlohmann::json serve_one(const std::string& line) {
   return reply;
 }
 
+// Serves a C ABI library over the protocol: the bridge that lets any
+// in-process backend be checked (or used) as a process backend too.
+nlohmann::json serve_one_library(conformance::Backend& b, const std::string& line) {
+  nlohmann::json req;
+  try {
+    req = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::exception& e) {
+    return {{"id", nullptr}, {"error", std::string("malformed JSON request: ") + e.what()}};
+  }
+  if (!req.is_object()) return {{"id", nullptr}, {"error", "a request must be a JSON object"}};
+  const nlohmann::json id = req.contains("id") ? req.at("id") : nlohmann::json(nullptr);
+  nlohmann::json reply;
+  try {
+    const std::string op = req.value("op", "");
+    if (op == "hello") {
+      reply = serve_hello();
+      reply["name"] = b.capabilities().name + " (via mls serve --backend-lib)";
+    } else {
+      const conformance::Case c = conformance::Case::from_json(req);
+      auto put = [&](const auto& o, auto&& fill) {
+        if (o.status == conformance::Status::ok) fill(o.value);
+        else if (o.status == conformance::Status::unsupported) reply = {{"unsupported", o.message}};
+        else reply = {{"error", o.message}};
+      };
+      if (c.op == "quantize")
+        put(b.quantize(c.q), [&](const conformance::QuantizeResult& v) {
+          reply = {{"tensor_scale", v.tensor_scale}, {"group_scales", v.group_scales}, {"elements", v.elements}};
+        });
+      else if (c.op == "dequantize")
+        put(b.dequantize(c.t), [&](const conformance::TensorResult& v) { reply = {{"shape", c.t.shape}, {"y", v.y}}; });
+      else
+        put(b.conv(c.conv), [&](const conformance::TensorResult& v) { reply = {{"shape", c.conv.out_shape}, {"y", v.y}}; });
+    }
+  } catch (const std::exception& e) {
+    reply = {{"error", e.what()}};
+  }
+  if (!id.is_null()) reply["id"] = id;
+  return reply;
+}
+
 void register_serve(CLI::App& app) {
-  auto* sub = app.add_subcommand("serve", "serve the golden model over process protocol v1 (JSON lines on stdin/stdout)");
-  sub->callback([] {
+  auto* sub = app.add_subcommand("serve", "serve the golden model (or a C ABI library) over process protocol v1 (JSON lines on stdin/stdout)");
+  auto lib = std::make_shared<std::string>();
+  sub->add_option("--backend-lib", *lib, "serve this C ABI backend library instead of the golden model");
+  sub->callback([lib] {
     std::ios::sync_with_stdio(false);
+    std::unique_ptr<conformance::Backend> b;
+    if (!lib->empty()) b = conformance::make_library_backend(*lib);
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      std::cout << serve_one(line).dump() << "\n" << std::flush;
+      std::cout << (b ? serve_one_library(*b, line) : serve_one(line)).dump() << "\n" << std::flush;
     }
   });
 }

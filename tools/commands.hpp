@@ -12,5 +12,12 @@ void register_quantize(CLI::App& app);   // quantize, dequantize
 void register_explain(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_demo(CLI::App& app);
+void register_gen(CLI::App& app);     // mls gen (cmd_gen.cpp)
+void register_merge(CLI::App& app);   // mls merge
+void register_export(CLI::App& app);  // mls export
+void register_vinfo(CLI::App& app);   // mls vinfo
+void register_check(CLI::App& app);  // mls check
+void register_conv(CLI::App& app);   // mls conv (cmd_conv.cpp)
+void register_gemm(CLI::App& app);   // mls gemm (cmd_conv.cpp)
 
 }  // namespace mls::cli

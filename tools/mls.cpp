@@ -13,6 +13,13 @@ int main(int argc, char** argv) {
   mls::cli::register_explain(app);
   mls::cli::register_serve(app);
   mls::cli::register_demo(app);
+  mls::cli::register_gen(app);
+  mls::cli::register_merge(app);
+  mls::cli::register_export(app);
+  mls::cli::register_vinfo(app);
+  mls::cli::register_check(app);
+  mls::cli::register_conv(app);
+  mls::cli::register_gemm(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a verb's own exit code

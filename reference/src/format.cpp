@@ -236,7 +236,7 @@ const std::vector<Profile>& named_profiles() {
     add("mls-e2m1", "paper's CIFAR-10 element format E2M1; group scale E4M1 is this project's choice", 2, 1, 4, 1);
     add("mls-e2m4", "paper's ImageNet element format E2M4; group scale E4M1 is this project's choice", 2, 4, 4, 1);
     add("mls-e3m3", "element E3M3 (paper's wider configuration); group scale E4M1 is this project's choice", 3, 3, 4, 1);
-    add("mls-e2m1-g8m0", "E2M1 elements with power-of-two (shift-only) group scales E8M0-style, 3 bits cheaper", 2, 1, 3, 0);
+    add("mls-e2m1-g3m0", "E2M1 elements with power-of-two (shift-only) group scales g3m0 (k = 0..7), one bit cheaper per group", 2, 1, 3, 0);
     add("mls-fixed4", "E0M3: 4-bit sign-magnitude fixed-point elements, group scale E4M1", 0, 3, 4, 1);
     return v;
   }();

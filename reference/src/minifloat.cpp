@@ -30,10 +30,10 @@ void Minifloat::validate(const std::string& what) const {
   if (zero == ZeroMode::zero_only && exp_bits == 0)
     throw Error(p + "zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
   if (what == "element") {
+    if (exp_bits == 0 && man_bits == 0)
+      throw Error(p + "man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a non-zero value)");
     if (!is_signed) throw Error(p + "signed must be true for an element format");
     if (zero == ZeroMode::none) throw Error(p + "zero = none is not allowed for an element format (an element must be able to be zero)");
-    if (exp_bits + man_bits == 0)
-      throw Error(p + "exp_bits + man_bits must be >= 1 for an element format (E0M0 has no non-zero value, q_max = 0)");
     if (nonfinite != NonFinite::none) throw Error(p + "nonfinite must be none for an MLS format");
   }
   if (what == "group_scale") {
@@ -56,7 +56,7 @@ bool Minifloat::is_valid_magnitude(uint64_t mcode) const {
 }
 
 bool Minifloat::is_valid_code(uint64_t code) const {
-  if (code >= code_count()) return false;
+  if (total_bits() < 64 && code >= code_count()) return false;  // binary64: every 64-bit pattern is in range
   return is_valid_magnitude(code & (magnitude_code_count() - 1));
 }
 

@@ -1,0 +1,115 @@
+// `mls check`: conformance of an implementation under test against the golden
+// model -- random campaigns and replays, over the process protocol, the C ABI
+// or in process (spec/10-conformance.md).
+#include <fstream>
+#include <iostream>
+
+#include "commands.hpp"
+#include "io.hpp"
+#include "mls/conformance/campaign.hpp"
+#include "mls/error.hpp"
+#include "replay_sources.hpp"
+
+namespace mls::cli {
+
+using namespace mls::conformance;
+
+namespace {
+
+struct CheckOptions {
+  std::string backend_cmd, backend_lib;
+  bool golden = false;
+  int timeout_ms = 10000;
+  bool random = false;
+  std::vector<std::string> replay;
+  CampaignOptions campaign;
+  std::string tier = "exact";
+  std::string report_json, junit, log_path;
+};
+
+std::unique_ptr<Backend> open_backend(const CheckOptions& o) {
+  const int n = !o.backend_cmd.empty() + !o.backend_lib.empty() + (o.golden ? 1 : 0);
+  if (n != 1) throw CLI::ValidationError("backend", "give exactly one of --backend-cmd, --backend-lib, --golden");
+  if (o.golden) return make_golden_backend();
+  if (!o.backend_cmd.empty()) return make_process_backend(o.backend_cmd, o.timeout_ms);
+  try {
+    return make_library_backend(o.backend_lib);
+  } catch (const Error& e) {
+    std::cerr << "mls check: backend failure: " << e.what() << "\n";
+    throw CLI::RuntimeError(kBackendFailure);
+  }
+}
+
+Tier parse_tier(const std::string& s) {
+  if (s == "exact") return Tier::exact;
+  if (s == "faithful") return Tier::faithful;
+  if (s == "bounded") return Tier::bounded;
+  throw Error("--tier = \"" + s + "\" is not one of exact, faithful, bounded");
+}
+
+}  // namespace
+
+void register_check(CLI::App& app) {
+  auto* sub = app.add_subcommand("check", "run conformance of an implementation: random campaign (--random) or replay (--replay)");
+  auto o = std::make_shared<CheckOptions>();
+  sub->add_option("--backend-cmd", o->backend_cmd, "backend process speaking protocol v1 on stdin/stdout (run by /bin/sh -c)");
+  sub->add_option("--backend-lib", o->backend_lib, "backend shared library exporting mls_backend_get (C ABI v1)");
+  sub->add_flag("--golden", o->golden, "check the golden model itself (in process)");
+  sub->add_option("--timeout", o->timeout_ms, "per-request timeout for --backend-cmd, ms")->capture_default_str();
+  sub->add_flag("--random", o->random, "random campaign (RapidCheck generators biased to edge cases)");
+  sub->add_option("--replay", o->replay, "replay vector files (.h5) or saved failing cases (.json)");
+  sub->add_option("--cases", o->campaign.cases, "random cases per op")->capture_default_str();
+  sub->add_option("--seed", o->campaign.seed, "campaign seed")->capture_default_str();
+  sub->add_option("--ops", o->campaign.ops, "ops: quantize,dequantize,conv2d,gemm")->delimiter(',');
+  sub->add_option("--formats", o->campaign.formats, "restrict to these formats (profile/short names)")->delimiter(',');
+  sub->add_option("--modes", o->campaign.modes, "restrict to these rounding modes")->delimiter(',');
+  sub->add_option("--tier", o->tier, "tier conv/gemm outputs must reach: exact, faithful, bounded")->capture_default_str();
+  sub->add_option("--max-failures", o->campaign.max_failures, "stop an op after N mismatches (0 = never)")->capture_default_str();
+  sub->add_option("--max-shrinks", o->campaign.max_shrinks, "backend calls spent shrinking one failure")->capture_default_str();
+  o->campaign.save_dir = "mls-failures";
+  sub->add_option("--save-failures", o->campaign.save_dir, "directory for minimal failing cases (replay files)")->capture_default_str();
+  sub->add_option("--report-json", o->report_json, "write the report as JSON");
+  sub->add_option("--junit", o->junit, "write the report as JUnit XML");
+  sub->add_option("--log", o->log_path, "append one JSON line per case as results come");
+  sub->callback([o] {
+    if (o->random == !o->replay.empty()) throw CLI::ValidationError("mode", "give exactly one of --random or --replay FILE...");
+    const Tier tier = parse_tier(o->tier);
+    o->campaign.conv_tier = tier;
+    auto backend = open_backend(*o);
+    std::ofstream log;
+    if (!o->log_path.empty()) {
+      log.open(o->log_path, std::ios::app);
+      if (!log) throw Error("cannot open --log " + o->log_path);
+    }
+    int64_t n = 0;
+    const CaseSink sink = [&](const std::string& op, const Case& c, const CaseResult& r) {
+      ++n;
+      if (log.is_open()) {
+        nlohmann::json j = r.to_json();
+        j["op"] = op;
+        j["n"] = n;
+        j["summary"] = c.summary();
+        log << j.dump() << "\n" << std::flush;
+      }
+    };
+    CampaignReport rep;
+    if (o->random) {
+      rep = run_random_campaign(*backend, o->campaign, sink, std::cerr);
+    } else {
+      std::vector<Case> cases;
+      for (const auto& f : o->replay) {
+        auto more = load_replay_cases(f);
+        cases.insert(cases.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+      }
+      std::string label = o->replay.size() == 1 ? o->replay[0] : std::to_string(o->replay.size()) + " files";
+      rep = run_replay(*backend, cases, tier, sink, std::cerr, label);
+    }
+    rep.print_summary(std::cout);
+    if (!o->report_json.empty()) io::write_text_atomic(o->report_json, rep.to_json().dump(2) + "\n");
+    if (!o->junit.empty()) io::write_text_atomic(o->junit, rep.junit_xml());
+    const int rc = rep.exit_code();
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace mls::cli
