@@ -1,6 +1,38 @@
 #!/usr/bin/env bash
-# The README's main-job command: installs dependencies, builds, and runs the demo.
+# The README's main-job command. Installs dependencies and builds, quantizes the
+# bundled tensor (explaining one element), generates a level-1 vector suite for
+# every named profile, and runs conformance of every bundled implementation --
+# replay of the suite and a random campaign -- printing one summary table.
+# Output goes to out/ (reports as JSON and JUnit XML, minimal failing cases).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bash "$root/scripts/build.sh" >/dev/null
-"$root/build/tools/mls" demo "$@"
+mls="$root/build/tools/mls"
+fast="$root/build/conformance/backends/fast/libmls_fast_backend.so"
+out="$root/out"
+mkdir -p "$out"
+cd "$out"
+
+"$mls" demo "$@"
+echo
+echo "== generating the level-1 vector suite (all named profiles) =="
+"$mls" gen --level 1 -o "$out/level1.h5"
+
+cases="${MLS_DEMO_CASES:-300}"
+run() {  # name, way, backend args...
+  local name="$1" way="$2"; shift 2
+  local tag="${name// /_}-${way}"
+  set +e
+  "$mls" check "$@" --replay "$out/level1.h5" --report-json "$out/$tag-replay.json" --junit "$out/$tag-replay.xml" \
+    --save-failures "$out/failures" >"$out/$tag-replay.log" 2>&1
+  "$mls" check "$@" --random --cases "$cases" --seed 1 --report-json "$out/$tag-random.json" \
+    --junit "$out/$tag-random.xml" --save-failures "$out/failures" >"$out/$tag-random.log" 2>&1
+  set -e
+}
+echo "== conformance of the bundled implementations =="
+run "golden" "protocol" --backend-cmd "$mls serve"
+run "mls-fast" "C-ABI" --backend-lib "$fast"
+run "mls-fast" "protocol" --backend-cmd "$mls serve --backend-lib $fast"
+run "numpy" "protocol" --backend-cmd "/usr/bin/python3 $root/conformance/python/examples/numpy_backend.py" --timeout 60000
+
+/usr/bin/python3 "$root/scripts/summary_table.py" "$out"

@@ -205,7 +205,7 @@ void register_vinfo(CLI::App& app) {
     if (!vectors_file->empty()) s = read_results(*file, read_suite(*vectors_file, ro), ro);
     std::cout << *file << ": " << attr_str(s.attrs, "schema", "/") << " version " << attr_int(s.attrs, "schema_version", "/")
               << ", " << to_string(s.kind()) << ", " << s.groups.size() << " groups, " << s.case_count() << " cases"
-              << (ro.verify_digests ? ", digests verified" : "") << "\n";
+              << (ro.verify_digests && s.attrs.count("content_sha256") ? ", digests verified" : "") << "\n";
     for (const auto& [k, v] : s.attrs) {
       if (k == "schema" || k == "schema_version" || k == "kind") continue;
       std::cout << "  " << k << ": ";

@@ -325,9 +325,11 @@ H5I_type_t object_type(const Ctx& c, hid_t parent, const std::string& name, cons
 std::string read_string(const Ctx& c, hid_t obj, hid_t type, bool is_attr, const std::string& where, size_t count,
                         std::vector<std::string>* out) {
   const bool var = H5Tis_variable_str(type) > 0;
+  const H5T_cset_t cset = H5Tget_cset(type);  // h5py writes UTF-8; the memory type must match
   if (var) {
     Handle mt = c.check(H5Tcopy(H5T_C_S1), H5Tclose, where, "cannot create a string type");
     c.check(H5Tset_size(mt, H5T_VARIABLE), where, "cannot size a string type");
+    c.check(H5Tset_cset(mt, cset), where, "cannot set a string charset");
     std::vector<char*> ptrs(count, nullptr);
     const herr_t r = is_attr ? H5Aread(obj, mt, ptrs.data()) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
     c.check(r, where, "cannot read");
@@ -340,6 +342,7 @@ std::string read_string(const Ctx& c, hid_t obj, hid_t type, bool is_attr, const
   const size_t width = H5Tget_size(type);
   if (width == 0) c.fail(where, "has a string type of size 0");
   Handle mt = fixed_string_type(c, width, where);
+  c.check(H5Tset_cset(mt, cset), where, "cannot set a string charset");
   std::string buf(width * count, '\0');
   const herr_t r = is_attr ? H5Aread(obj, mt, buf.data()) : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
   c.check(r, where, "cannot read");
@@ -719,7 +722,7 @@ Suite read_suite(const std::string& path, const ReadOptions& opt) {
 Suite read_results(const std::string& path, const Suite& vectors, const ReadOptions& opt) {
   Suite r = read_suite(path, opt);
   if (r.kind() != Kind::results) throw Error(path + ": /: attribute \"kind\" is \"vectors\", expected a results file");
-  for (const auto& g : r.groups) {
+  for (auto& g : r.groups) {
     const CaseGroup* v = vectors.find(g.path);
     if (!v) throw Error(path + ": " + g.path + ": the vector file has no such case group");
     if (v->op != g.op) throw Error(path + ": " + g.path + ": op differs from the vector file's");
@@ -728,6 +731,9 @@ Suite read_results(const std::string& path, const Suite& vectors, const ReadOpti
     } catch (const Error& e) {
       throw Error(path + ": " + e.what());
     }
+    // Attributes a results writer may omit (8.5) are taken from the vector file.
+    for (const auto& [k, val] : v->attrs)
+      if (k != "sha256" && !g.attrs.count(k)) g.attrs[k] = val;
   }
   return r;
 }

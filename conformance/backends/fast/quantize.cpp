@@ -1,9 +1,14 @@
-// mls-fast quantize and dequantize (spec/04-quantize.md) on integers. Every
-// quotient x / (S_t S_g) is one 128/64-bit division with its remainder, so
-// the rounding decisions of spec/03-rounding.md are taken on exact data:
-// 32 bits of t below the grid step plus a sticky bit decide rne/rna/rto and
-// sr (floor(t 2^R) is the top R of those 32 bits). This file is compiled once
-// per seeded-bug variant (kMutant).
+// mls-fast quantize and dequantize (spec/04-quantize.md). Scales and
+// quotients are exact integers; an element x / (S_t S_g) is rounded (spec/03)
+// by the first of three routes that applies:
+//   1. per-group threshold tables (grids of at most 256 magnitudes): a
+//      branch-free search of |x| among the smallest inputs reaching each code;
+//   2. a double estimate of the quotient with a proven error bound, used when
+//      it is far enough from every point where the decision could change;
+//   3. the exact route: one 128/64-bit division with its remainder; 32 bits
+//      of t below the grid step plus a sticky bit decide every mode (for sr,
+//      floor(t 2^R) is the top R of those 32 bits).
+// This file is compiled once per seeded-bug variant (kMutant).
 #include <cmath>
 #include <cstring>
 
@@ -327,7 +332,7 @@ struct Tables {
     sat = fp32_ceil_bits(lo, true);
     return true;
   }
-  int find(const std::vector<uint32_t>& t, uint32_t xa) const {
+  int find(const uint32_t* t, uint32_t xa) const {
     uint32_t idx = 0;
     for (uint32_t s = static_cast<uint32_t>(P) >> 1; s > 0; s >>= 1)
       idx += s & (0u - static_cast<uint32_t>(t[idx + s] <= xa));  // no branch to mispredict
@@ -418,7 +423,7 @@ void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t
   };
   parallel_for(L.groups, 8.0 * per_group + 60, [&](int64_t b, int64_t e) {
     Tables tab;
-    const bool tables = tab.usable(el) && per_group >= std::max(16, 1 << (el.E + el.M - 2));
+    const bool tables = tab.usable(el) && per_group >= std::max(16, (1 << (el.E + el.M)) / 4);
     if (tables) tab.init(el);
     for (int64_t g = b; g < e; ++g) {
       uint32_t code = 0;
@@ -444,29 +449,45 @@ void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t
         const uint32_t sign_bit = el.sign_bit;
         const bool poszero = f.poszero || kMutant == Mutant::zero_sign_lost, check = f.ovf_error;
         const double kscale = mode == MLS_SR ? pow2(-R) : 0;
+        // The table per sign: rup is ceil for x > 0 and floor for x < 0, rdn the reverse.
+        const uint32_t* tpos = (mode == MLS_RTZ || mode == MLS_RDN || mode == MLS_SR) ? tab.down.data() : tab.up.data();
+        const uint32_t* tneg = (mode == MLS_RTZ || mode == MLS_RUP || mode == MLS_SR) ? tab.down.data() : tab.up.data();
+        auto store = [&](int64_t i, uint32_t xa, bool neg, int idx) {
+          if (check && xa >= tab.sat) note_overflow(i);
+          const uint32_t mag = tab.code[static_cast<size_t>(idx)];
+          const uint32_t signed_ = static_cast<uint32_t>(neg) & (static_cast<uint32_t>(!poszero) | (mag != 0));
+          el_out[i] = mag | (sign_bit & (0u - signed_));
+        };
+        // sr: the floor index, then away iff y >= v_lo + (v_hi - v_lo) (2^R - r) / 2^R (3.4), exactly.
+        auto sr_step = [&](int64_t i, uint32_t xa, int idx) {
+          if (idx >= tab.V - 1) return idx;
+          const uint32_t k = static_cast<uint32_t>((uint64_t(1) << R) - (R == 32 ? rand[i] : rand[i] >> (32 - R)));
+          const double thr = tab.A[static_cast<size_t>(idx)] + tab.G[static_cast<size_t>(idx)] * (k * kscale);
+          return idx + (static_cast<double>(bits_float(xa)) >= thr ? 1 : 0);
+        };
         L.for_each_run(g, [&](int64_t start, int64_t len) {
-          for (int64_t i = start; i < start + len; ++i) {
+          // Eight searches interleaved step by step: independent chains of loads.
+          int64_t i = start;
+          for (; i + 8 <= start + len; i += 8) {
+            const uint32_t* t[8];
+            uint32_t xa[8], idx[8];
+            for (int j = 0; j < 8; ++j) {
+              xa[j] = x[i + j] & 0x7fffffffu;
+              t[j] = (x[i + j] >> 31) ? tneg : tpos;
+              idx[j] = 0;
+            }
+            for (uint32_t s = static_cast<uint32_t>(tab.P) >> 1; s > 0; s >>= 1)
+              for (int j = 0; j < 8; ++j) idx[j] += s & (0u - static_cast<uint32_t>(t[j][idx[j] + s] <= xa[j]));
+            for (int j = 0; j < 8; ++j) {
+              const int id = mode == MLS_SR ? sr_step(i + j, xa[j], static_cast<int>(idx[j])) : static_cast<int>(idx[j]);
+              store(i + j, xa[j], (x[i + j] >> 31) != 0, id);
+            }
+          }
+          for (; i < start + len; ++i) {
             const uint32_t xb = x[i], xa = xb & 0x7fffffffu;
             const bool neg = (xb >> 31) != 0;
-            int idx;
-            if (mode == MLS_SR) {
-              idx = tab.find(tab.down, xa);
-              if (idx < tab.V - 1) {
-                const uint32_t k = static_cast<uint32_t>((uint64_t(1) << R) - (R == 32 ? rand[i] : rand[i] >> (32 - R)));
-                idx += static_cast<double>(bits_float(xa)) >=
-                               tab.A[static_cast<size_t>(idx)] + tab.G[static_cast<size_t>(idx)] * (k * kscale)
-                           ? 1
-                           : 0;
-              }
-            } else if (mode == MLS_RTZ || (mode == MLS_RUP && neg) || (mode == MLS_RDN && !neg)) {
-              idx = tab.find(tab.down, xa);
-            } else {
-              idx = tab.find(tab.up, xa);
-            }
-            if (check && xa >= tab.sat) note_overflow(i);
-            const uint32_t mag = tab.code[static_cast<size_t>(idx)];
-            const uint32_t signed_ = static_cast<uint32_t>(neg) & (static_cast<uint32_t>(!poszero) | (mag != 0));
-            el_out[i] = mag | (sign_bit & (0u - signed_));
+            const int idx = tab.find(neg ? tneg : tpos, xa);
+            store(i, xa, neg, mode == MLS_SR ? sr_step(i, xa, idx) : idx);
           }
         });
         continue;

@@ -34,14 +34,17 @@ struct ReadOptions {
 };
 
 // Reads and validates a vector file (kind "vectors") or, without the
-// cross-check against its vector file, a results file. Checks the schema
-// name and version, the root attributes, every case group against the
-// dataset table (schema.hpp) and the digests.
+// cross-check against its vector file, a results file. Checks the file
+// checksum (when the file carries one), the schema name and version, the root
+// attributes, every case group against the dataset table (schema.hpp) and
+// the digests. The whole file is read into memory.
 Suite read_suite(const std::string& path, const ReadOptions& options = {});
 
 // Reads a results file and checks it against the vector file it answers:
 // every group path exists there with the same op and case count, and holds
-// only outputs/ datasets with the dims of the vector file's outputs.
+// only outputs/ datasets with the dims of the vector file's outputs. Group
+// attributes the results file omits are copied from the vector file, so the
+// typed accessors of suite.hpp work on the returned groups.
 Suite read_results(const std::string& path, const Suite& vectors, const ReadOptions& options = {});
 
 // Writes a suite. Fills in case_count (from the datasets), the group digests
