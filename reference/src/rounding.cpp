@@ -1,6 +1,8 @@
 #include "mls/rounding.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include "mls/error.hpp"
 
@@ -13,6 +15,38 @@ void Rounding::validate() const {
 
 namespace {
 bool is_odd(uint64_t c) { return (c & 1) != 0; }
+
+// A candidate for the lower neighbour from the binade of |v| (a speed-up only:
+// the caller confirms it with exact comparisons and otherwise searches).
+// floor(log2 |v|) is l0 or l0 - 1 with l0 = ilog2(num) - ilog2(den); the code is
+// then (e << M) | (floor(|v| / 2^q) - 2^M) with q = max(lg, emin) - M.
+std::optional<uint64_t> direct_lower(const Minifloat& g, const RoundInput& v) {
+  if (v.num.is_zero() || g.zero == ZeroMode::zero_only) return std::nullopt;
+  int64_t lg = v.num.ilog2() - v.den.ilog2();
+  if (compare(v.num, v.den * Dyadic::pow2(lg)) < 0) --lg;
+  const int64_t emin = g.has_zero() ? 1 - g.bias : -g.bias;  // exponent of the lowest normal binade
+  const int64_t l = std::max(lg, emin);
+  const int64_t q = l - g.man_bits;
+  // n = floor(|v| / 2^q) = floor(num / (den 2^q)), on aligned integers.
+  const Dyadic d = v.den * Dyadic::pow2(q);
+  const int64_t e = std::min(v.num.e, d.e);
+  if (v.num.e - e > 4096 || d.e - e > 4096) return std::nullopt;
+  const BigInt nn = v.num.m << static_cast<unsigned>(v.num.e - e), dd = d.m << static_cast<unsigned>(d.e - e);
+  const BigInt n = nn / dd;
+  if (n > (BigInt(1) << (g.man_bits + 1))) return std::nullopt;
+  const uint64_t cnt = n.convert_to<uint64_t>();
+  uint64_t code;
+  if (lg < emin) {
+    if (!g.has_zero()) return std::nullopt;
+    code = cnt;  // subnormal row: f = n
+  } else {
+    const int64_t efield = l + g.bias;
+    if (efield < 0 || cnt < (uint64_t(1) << g.man_bits)) return std::nullopt;
+    code = (static_cast<uint64_t>(efield) << g.man_bits) | (cnt - (uint64_t(1) << g.man_bits));
+  }
+  if (!g.is_valid_magnitude(code)) return std::nullopt;
+  return code;
+}
 }  // namespace
 
 // spec/03-rounding.md, section 3.2 ("One routine"). Steps are numbered as there.
@@ -59,6 +93,18 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
   if (cmp(maxc) > 0) {  // ieee: between the largest finite value and the Inf position
     lo = maxc;
     hi = infc;
+  } else if (auto guess = direct_lower(g, v); guess && cmp(*guess) >= 0 &&
+             (*guess == maxc || cmp(g.nth_magnitude(g.index_of_magnitude(*guess) + 1)) < 0)) {
+    // The binade formula's candidate, confirmed by the two exact comparisons
+    // that define lo (value(lo) <= |v| < value(next)): same result as the search.
+    lo = *guess;
+    if (cmp(lo) == 0) {
+      res.lo = res.hi = lo;
+      res.exact = true;
+      res.rule = Rule::exact;
+      return finish(lo);
+    }
+    hi = g.nth_magnitude(g.index_of_magnitude(lo) + 1);
   } else {
     uint64_t a = 0, b = g.valid_magnitude_count() - 1;  // invariant: value(nth(a)) <= |v|
     while (a < b) {
