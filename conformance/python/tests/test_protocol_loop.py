@@ -37,7 +37,7 @@ def make_backend():
 
     @b.op("gemm")
     def gemm(req):
-        raise mb.Unsupported("gemm with arith fp32 is not implemented here")
+        raise mb.Unsupported("gemm with arith fp32 is declined by this test handler")
 
     @b.op("conv2d")
     def conv2d(req):
@@ -80,7 +80,7 @@ class HandleLine(unittest.TestCase):
 
     def test_unsupported(self):
         r = self.reply('{"id":6,"op":"gemm"}')
-        self.assertEqual(r, {"id": 6, "unsupported": "gemm with arith fp32 is not implemented here"})
+        self.assertEqual(r, {"id": 6, "unsupported": "gemm with arith fp32 is declined by this test handler"})
         r = self.reply('{"id":7,"op":"frobnicate"}')
         self.assertEqual(r["id"], 7)
         self.assertIn("frobnicate", r["unsupported"])
