@@ -7,7 +7,9 @@
 //     forward, exact profile -- MAC/s (multiply-accumulates in range), and
 //     x_naive = the ratio to a naive fp32 direct conv on the dequantized
 //     operands (target >= 1/3), x_golden = the ratio to the golden conv.
-// Golden runs take one iteration each (they are slow by design). Run e.g.
+// Golden runs take one iteration each (they are slow by design). Every figure
+// and ratio is wall-clock time; mls-fast uses MLS_FAST_THREADS threads
+// (default: all). Run e.g.
 //   build/bench/bench_fast --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
@@ -121,9 +123,9 @@ void fast_quantize(benchmark::State& st, const char* fmt) {
   uint32_t ts = 0;
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : st) {
-    const int32_t status = fast().quantize(&cf, 4, kQShape.data(), in.xbits.data(), in.xbits.size(), &cr,
-                                           in.words.data(), in.words.size(), nullptr, &ts, gs.data(), gs.size(),
-                                           el.data(), el.size());
+    const int32_t status =
+        fast().quantize(&cf, 4, kQShape.data(), in.xbits.data(), in.xbits.size(), &cr, in.words.data(), in.words.size(),
+                        nullptr, &ts, gs.data(), gs.size(), el.data(), el.size());
     if (status != MLS_OK) st.SkipWithError(fast().last_error());
     benchmark::DoNotOptimize(el.data());
   }
@@ -131,7 +133,8 @@ void fast_quantize(benchmark::State& st, const char* fmt) {
   const double n = static_cast<double>(in.x.size()) * static_cast<double>(st.iterations());
   st.SetItemsProcessed(static_cast<int64_t>(n));
   st.SetLabel(qkey(fmt, sr));
-  if (auto it = golden_rate().find(qkey(fmt, sr)); it != golden_rate().end()) st.counters["x_golden"] = n / sec / it->second;
+  if (auto it = golden_rate().find(qkey(fmt, sr)); it != golden_rate().end())
+    st.counters["x_golden"] = n / sec / it->second;
 }
 
 // ---- conv -------------------------------------------------------------------
@@ -227,17 +230,19 @@ void fast_conv(benchmark::State& st, const char* fmt) {
   st.SetLabel(fmt);
 }
 
+constexpr benchmark::TimeUnit kMs = benchmark::kMillisecond;
+
 // Registration order is run order: each golden/naive run precedes the fast
 // run that reports the ratio to it.
-BENCHMARK_CAPTURE(golden_quantize, e2m1, "mls-e2m1")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(fast_quantize, e2m1, "mls-e2m1")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(golden_quantize, e2m4, "mls-e2m4")->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(fast_quantize, e2m4, "mls-e2m4")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(naive_fp32_conv, e2m4, "mls-e2m4")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(golden_conv, e2m4, "mls-e2m4")->Iterations(1)->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(fast_conv, e2m4, "mls-e2m4")->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(naive_fp32_conv, e2m1, "mls-e2m1")->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(fast_conv, e2m1, "mls-e2m1")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(golden_quantize, e2m1, "mls-e2m1")->Arg(0)->Arg(1)->Iterations(1)->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(fast_quantize, e2m1, "mls-e2m1")->Arg(0)->Arg(1)->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(golden_quantize, e2m4, "mls-e2m4")->Arg(0)->Arg(1)->Iterations(1)->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(fast_quantize, e2m4, "mls-e2m4")->Arg(0)->Arg(1)->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(naive_fp32_conv, e2m4, "mls-e2m4")->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(golden_conv, e2m4, "mls-e2m4")->Iterations(1)->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(fast_conv, e2m4, "mls-e2m4")->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(naive_fp32_conv, e2m1, "mls-e2m1")->UseRealTime()->Unit(kMs);
+BENCHMARK_CAPTURE(fast_conv, e2m1, "mls-e2m1")->UseRealTime()->Unit(kMs);
 
 }  // namespace
 

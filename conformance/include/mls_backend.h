@@ -48,7 +48,7 @@ extern "C" {
 #define MLS_ZERO_SUBNORMAL 0 /* element exponent field 0: zero and subnormals */
 #define MLS_ZERO_ONLY 1      /* element exponent field 0: only f = 0 (zero) is a valid code */
 
-#define MLS_SCALE_CEIL 0     /* group scale = smallest value >= a_G / (S_t q_max) (default) */
+#define MLS_SCALE_CEIL 0 /* group scale = smallest value >= a_G / (S_t q_max) (default) */
 #define MLS_SCALE_NEAREST 1
 #define MLS_SCALE_FLOOR 2
 
@@ -82,16 +82,16 @@ extern "C" {
 /* An MLS format (spec/02-format.md). The element is a signed minifloat; the
  * group scale an unsigned one with bias 2^Eg - 1 and no zero. */
 typedef struct mls_format_v1 {
-  int32_t elem_exp_bits;     /* E, 0..8 */
-  int32_t elem_man_bits;     /* M, 0..23 */
-  int32_t elem_bias;         /* b (the default is 2^E - 1, and 0 for E = 0) */
-  int32_t elem_zero;         /* MLS_ZERO_* */
-  int32_t scale_exp_bits;    /* Eg, 1..8 */
-  int32_t scale_man_bits;    /* Mg, 0..23 */
-  int32_t scale_policy;      /* MLS_SCALE_* */
-  int32_t signed_zero;       /* MLS_SIGNED_ZERO_* */
-  int32_t overflow;          /* MLS_OVERFLOW_* */
-  int32_t group_rank;        /* entries in group_shape; 0 = the default layout (1,1,0,... ; 0 for rank 1) */
+  int32_t elem_exp_bits;      /* E, 0..8 */
+  int32_t elem_man_bits;      /* M, 0..23 */
+  int32_t elem_bias;          /* b (the default is 2^E - 1, and 0 for E = 0) */
+  int32_t elem_zero;          /* MLS_ZERO_* */
+  int32_t scale_exp_bits;     /* Eg, 1..8 */
+  int32_t scale_man_bits;     /* Mg, 0..23 */
+  int32_t scale_policy;       /* MLS_SCALE_* */
+  int32_t signed_zero;        /* MLS_SIGNED_ZERO_* */
+  int32_t overflow;           /* MLS_OVERFLOW_* */
+  int32_t group_rank;         /* entries in group_shape; 0 = the default layout (1,1,0,... ; 0 for rank 1) */
   const int64_t* group_shape; /* 0 (or an entry above the axis length) = the whole axis */
 } mls_format_v1;
 
@@ -114,11 +114,11 @@ typedef struct mls_tensor_v1 {
 } mls_tensor_v1;
 
 typedef struct mls_conv2d_v1 {
-  int32_t pass;         /* MLS_PASS_* */
-  int64_t stride[2];    /* (h, w), >= 1 */
-  int64_t padding[2];   /* zero padding (h, w), >= 0, on both sides */
-  int64_t dilation[2];  /* >= 1 */
-  int64_t groups;       /* conv groups G >= 1; C and O are multiples of G */
+  int32_t pass;        /* MLS_PASS_* */
+  int64_t stride[2];   /* (h, w), >= 1 */
+  int64_t padding[2];  /* zero padding (h, w), >= 0, on both sides */
+  int64_t dilation[2]; /* >= 1 */
+  int64_t groups;      /* conv groups G >= 1; C and O are multiples of G */
 } mls_conv2d_v1;
 
 /* ---- the function table ---------------------------------------------------- */

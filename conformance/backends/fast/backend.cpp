@@ -38,8 +38,10 @@ void need_capacity(uint64_t have, int64_t need, const char* what) {
 }
 
 const char* name() {
-  if constexpr (kMutant == Mutant::none) return "mls-fast 0.1";
-  else return "mls-fast 0.1 (seeded-bug variant)";
+  if constexpr (kMutant == Mutant::none)
+    return "mls-fast 0.1";
+  else
+    return "mls-fast 0.1 (seeded-bug variant)";
 }
 
 int32_t supports(int32_t op, const mls_format_v1* format, const mls_rounding_v1* rounding, const char* arith) {
@@ -117,8 +119,16 @@ int32_t gemm(const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith, 
 
 const char* last_error() { return g_error.c_str(); }
 
-const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION, sizeof(mls_backend_v1), name, supports, group_count, quantize,
-                               dequantize, conv2d, gemm, last_error};
+const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION,
+                               sizeof(mls_backend_v1),
+                               name,
+                               supports,
+                               group_count,
+                               quantize,
+                               dequantize,
+                               conv2d,
+                               gemm,
+                               last_error};
 
 }  // namespace
 }  // namespace mlsfast

@@ -64,7 +64,8 @@ Tensor::Tensor(const mls_tensor_v1* t, const std::string& what)
     for (int64_t i = b; i < e && i < first.load(std::memory_order_relaxed); ++i)
       if (!el.valid(elements[i])) {
         int64_t cur = first.load();
-        while (i < cur && !first.compare_exchange_weak(cur, i)) {}
+        while (i < cur && !first.compare_exchange_weak(cur, i)) {
+        }
         break;
       }
   });
@@ -112,8 +113,7 @@ ConvGeom conv_geometry(const mls_conv2d_v1* p, const std::vector<int64_t>& a, co
   g.sh = p->stride[0], g.sw = p->stride[1], g.ph = p->padding[0], g.pw = p->padding[1];
   g.dh = p->dilation[0], g.dw = p->dilation[1];
   if (g.C % g.G != 0) bad(an + "[1] = " + num(g.C) + " (C) is not divisible by groups = " + num(g.G));
-  if (g.C / g.G != g.Cg)
-    bad(wn + "[1] = " + num(g.Cg) + " (Cg) must equal C / groups = " + num(g.C / g.G));
+  if (g.C / g.G != g.Cg) bad(wn + "[1] = " + num(g.Cg) + " (Cg) must equal C / groups = " + num(g.C / g.G));
   if (g.O % g.G != 0) bad(wn + "[0] = " + num(g.O) + " (O) is not divisible by groups = " + num(g.G));
   g.Og = g.O / g.G;
   auto outsize = [](int64_t in, int64_t k, int64_t s, int64_t pad, int64_t d) {

@@ -69,8 +69,10 @@ uint32_t round_fp32(const Exact& v, int dir, bool* overflow) {
   // Normal or subnormal alike: bits = (biased exponent - 1) * 2^23 + I.
   uint32_t bits = static_cast<uint32_t>(((ulp + 149) << 23) + static_cast<int64_t>(I));
   bool away = false;
-  if (dir == 0) away = above || (tie && (bits & 1));
-  else if (dir == 1) away = inexact;
+  if (dir == 0)
+    away = above || (tie && (bits & 1));
+  else if (dir == 1)
+    away = inexact;
   bits += away ? 1 : 0;
   if (bits >= 0x7f800000u) {
     *overflow = true;
@@ -108,8 +110,9 @@ Fmt make_format(const mls_format_v1* f, const std::string& what) {
   if (e.zero_only && e.E == 0)
     bad(what + ".element.zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
   if (e.E == 0 && e.M == 0)
-    bad(what + ".element.man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a "
-               "non-zero value)");
+    bad(what +
+        ".element.man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a "
+        "non-zero value)");
   e.emaxf = e.E == 0 ? 0 : (1 << e.E) - 1;
   e.u0 = 1 - int64_t(e.bias) - e.M;
   e.mag_mask = static_cast<uint32_t>((uint64_t(1) << (e.E + e.M)) - 1);
@@ -133,8 +136,7 @@ Fmt make_format(const mls_format_v1* f, const std::string& what) {
   r.poszero = f->signed_zero == MLS_SIGNED_ZERO_POSITIVE;
   r.ovf_error = f->overflow == MLS_OVERFLOW_ERROR;
   for (int32_t i = 0; i < f->group_rank; ++i) {
-    if (f->group_shape[i] < 0)
-      bad(what + ".group_shape[" + num(i) + "] = " + num(f->group_shape[i]) + " is negative");
+    if (f->group_shape[i] < 0) bad(what + ".group_shape[" + num(i) + "] = " + num(f->group_shape[i]) + " is negative");
     r.group_shape.push_back(f->group_shape[i]);
   }
   return r;

@@ -326,8 +326,8 @@ void conv_plane(const ConvGeom& g, K& k, int64_t pl) {
           if (ow0 >= ow1) continue;
           for (int64_t oh = oh0; oh < oh1; ++oh) {
             const int64_t ih = oh * g.sh + kh * g.dh - g.ph;
-            k.row(kh * g.KW + kw, 0, abase + ih * g.W + ow0 * g.sw + kw * g.dw - g.pw, g.sw, bbase + oh * g.OW + ow0,
-                  1, ow1 - ow0);
+            k.row(kh * g.KW + kw, 0, abase + ih * g.W + ow0 * g.sw + kw * g.dw - g.pw, g.sw, bbase + oh * g.OW + ow0, 1,
+                  ow1 - ow0);
           }
         }
       }
@@ -380,9 +380,9 @@ void reduce_exact(const Operand& A, const Operand& B, int64_t terms, int64_t pla
   } else {
     const int64_t lsb = A.lsb + B.lsb, top = A.msb + B.msb + lg;
     const int nd = static_cast<int>((top - lsb) / 32 + 4);
-    run_planes(WideKernel{A.mant.data(), A.ex.data(), B.mant.data(), B.ex.data(), lsb, nd, S, lsb + A.st.e + B.st.e,
-                          {}, {}},
-               planes, plane_size, 8 * cost, y, plane);
+    run_planes(
+        WideKernel{A.mant.data(), A.ex.data(), B.mant.data(), B.ex.data(), lsb, nd, S, lsb + A.st.e + B.st.e, {}, {}},
+        planes, plane_size, 8 * cost, y, plane);
   }
 }
 
@@ -555,8 +555,7 @@ void conv2d_op(const ConvGeom& g, const Tensor& a, const Tensor& b, uint32_t* y)
                         : g.pass == MLS_PASS_BWD_DATA ? g.Og * g.KH * g.KW
                                                       : g.N * g.OH * g.OW;
   if constexpr (kSummationMutant) {
-    reduce_mutant(a, b, A, B, g.out_count(), terms, y,
-                  [&](int64_t out, auto&& fn) { walk_conv(g, out, fn); });
+    reduce_mutant(a, b, A, B, g.out_count(), terms, y, [&](int64_t out, auto&& fn) { walk_conv(g, out, fn); });
   } else {
     const Plan p = conv_plan(g);
     reduce_exact(A, B, terms, p.planes, p.plane_size, p.cost, y, [&](auto& k, int64_t pl) { conv_plane(g, k, pl); });
@@ -567,8 +566,8 @@ void gemm_op(const Tensor& a, const Tensor& b, uint32_t* y) {
   if (a.shape.size() != 2) bad("a.shape has rank " + std::to_string(a.shape.size()) + "; gemm needs (M,K)");
   if (b.shape.size() != 2) bad("b.shape has rank " + std::to_string(b.shape.size()) + "; gemm needs (K,N)");
   if (a.shape[1] != b.shape[0])
-    bad("b.shape[0] = " + std::to_string(b.shape[0]) + " (K) does not match a.shape[1] = " +
-        std::to_string(a.shape[1]));
+    bad("b.shape[0] = " + std::to_string(b.shape[0]) +
+        " (K) does not match a.shape[1] = " + std::to_string(a.shape[1]));
   const GemmGeom g{a.shape[0], a.shape[1], b.shape[1]};
   const Operand A = fold(a), B = fold(b);
   if constexpr (kSummationMutant) {

@@ -73,10 +73,10 @@ uint32_t round_fp32(const Exact& v, int dir, bool* overflow);
 struct ElemFmt {
   int E = 2, M = 1, bias = 3;
   bool zero_only = false;
-  int emaxf = 3;          // largest exponent field (0 for E = 0)
-  int64_t u0 = 0;         // exponent of the subnormal-row ulp: 1 - b - M
+  int emaxf = 3;   // largest exponent field (0 for E = 0)
+  int64_t u0 = 0;  // exponent of the subnormal-row ulp: 1 - b - M
   uint32_t sign_bit = 0, mag_mask = 0, max_mag = 0;
-  uint64_t qmax_m = 0;    // q_max = qmax_m * 2^qmax_e
+  uint64_t qmax_m = 0;  // q_max = qmax_m * 2^qmax_e
   int64_t qmax_e = 0;
   uint64_t qmax_int = 0;  // q_max in ulps of the top row (the largest integer significand)
   bool valid(uint32_t code) const {

@@ -1,13 +1,13 @@
-// mls-fast quantize and dequantize (spec/04-quantize.md). Scales and
-// quotients are exact integers; an element x / (S_t S_g) is rounded (spec/03)
-// by the first of three routes that applies:
-//   1. per-group threshold tables (grids of at most 256 magnitudes): a
-//      branch-free search of |x| among the smallest inputs reaching each code;
-//   2. a double estimate of the quotient with a proven error bound, used when
-//      it is far enough from every point where the decision could change;
-//   3. the exact route: one 128/64-bit division with its remainder; 32 bits
-//      of t below the grid step plus a sticky bit decide every mode (for sr,
-//      floor(t 2^R) is the top R of those 32 bits).
+// mls-fast quantize and dequantize (spec/04-quantize.md), on integers only.
+// Scales come from one 128/64-bit division each, the remainder kept as a
+// sticky bit. An element x / (S_t S_g) is rounded (spec/03) by one of two
+// routes:
+//   - tables (element grids of at most 256 magnitudes): per group-scale code,
+//     the smallest |x| reaching each code, as fp32 bits, and a branch-free
+//     search of |x| among them;
+//   - otherwise exactly: one 128/64-bit division with its remainder; 32 bits
+//     of t below the grid step plus a sticky bit decide every mode (for sr,
+//     floor(t 2^R) is the top R of those 32 bits).
 // This file is compiled once per seeded-bug variant (kMutant).
 #include <cmath>
 #include <cstring>
@@ -41,13 +41,19 @@ uint32_t round_element_mag(const ElemFmt& el, const Exact& y, bool neg, int mode
   bool gap = false;                         // zero_only: y in (0, 2^(1-b)), between codes 0 and 1 << M
   *ovf = false;
   if (el.E == 0) {
-    if (p >= 1 - int64_t(el.bias)) { *ovf = true; return el.max_mag; }  // y >= 2^(1-b) > q_max
+    if (p >= 1 - int64_t(el.bias)) {
+      *ovf = true;
+      return el.max_mag;
+    }  // y >= 2^(1-b) > q_max
     ulp = el.u0;
     base = 0;
     top = true;
   } else {
     const int64_t ef = p + el.bias;
-    if (ef > el.emaxf) { *ovf = true; return el.max_mag; }  // y >= 2^(emax-b+1) > q_max
+    if (ef > el.emaxf) {
+      *ovf = true;
+      return el.max_mag;
+    }  // y >= 2^(emax-b+1) > q_max
     if (ef >= 1) {
       ulp = p - el.M;
       base = static_cast<uint32_t>((ef - 1) << el.M);  // (ef << M) | (I - 2^M)
@@ -78,7 +84,10 @@ uint32_t round_element_mag(const ElemFmt& el, const Exact& y, bool neg, int mode
   const bool exact = frac == 0 && !below;
   const uint32_t lo = base + static_cast<uint32_t>(I);
   if (exact) return lo;
-  if (top && I == el.qmax_int) { *ovf = true; return el.max_mag; }  // q_max < y (3.5)
+  if (top && I == el.qmax_int) {
+    *ovf = true;
+    return el.max_mag;
+  }  // q_max < y (3.5)
   const uint32_t hi = gap ? (1u << el.M) : lo + 1;
   bool away = false;
   const uint32_t half = 0x80000000u;
@@ -94,13 +103,23 @@ uint32_t round_element_mag(const ElemFmt& el, const Exact& y, bool neg, int mode
       }
       break;
     case MLS_RNA:
-      if (kMutant == Mutant::rna_even && frac == half && !below) away = (lo & 1) != 0;
-      else away = frac >= half;
+      if (kMutant == Mutant::rna_even && frac == half && !below)
+        away = (lo & 1) != 0;
+      else
+        away = frac >= half;
       break;
-    case MLS_RTZ: away = false; break;
-    case MLS_RUP: away = !neg; break;
-    case MLS_RDN: away = neg; break;
-    case MLS_RTO: away = (lo & 1) == 0; break;  // the neighbour ending in 1 (hi when neither: lo = 0)
+    case MLS_RTZ:
+      away = false;
+      break;
+    case MLS_RUP:
+      away = !neg;
+      break;
+    case MLS_RDN:
+      away = neg;
+      break;
+    case MLS_RTO:
+      away = (lo & 1) == 0;
+      break;  // the neighbour ending in 1 (hi when neither: lo = 0)
     case MLS_SR: {
       // 3.4: away iff t + r/2^R >= 1  <=>  floor(t 2^R) + r >= 2^R (r integer).
       uint64_t r = R == 32 ? word : word >> (32 - R);
@@ -115,7 +134,8 @@ uint32_t round_element_mag(const ElemFmt& el, const Exact& y, bool neg, int mode
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   uint32_t mag = away ? hi : lo;
   if constexpr (kMutant == Mutant::flush_subnormals)
@@ -124,10 +144,6 @@ uint32_t round_element_mag(const ElemFmt& el, const Exact& y, bool neg, int mode
 }
 
 namespace {
-
-struct ScaleChoice {
-  uint32_t code;
-};
 
 // 4.4: the group-scale code for ratio y = a_G / (S_t q_max) under `policy`
 // (ceil = rup, nearest = rne, floor = rdn on the group-scale grid; below g_min
@@ -145,8 +161,10 @@ uint32_t round_scale(const ScaleFmt& g, const Exact& y, int32_t policy) {
   const uint32_t lo = static_cast<uint32_t>((ef << g.Mg) + int64_t(I) - (int64_t(1) << g.Mg));
   if (ef == g.bias && I == (uint64_t(2) << g.Mg) - 1 && inexact) return g.max_code;
   switch (policy) {
-    case MLS_SCALE_CEIL: return lo + (inexact ? 1 : 0);
-    case MLS_SCALE_FLOOR: return lo;
+    case MLS_SCALE_CEIL:
+      return lo + (inexact ? 1 : 0);
+    case MLS_SCALE_FLOOR:
+      return lo;
     default:
       if (rem > half || (rem == half && y.sticky)) return lo + 1;
       if (rem == half) return lo + (lo & 1);
@@ -156,186 +174,118 @@ uint32_t round_scale(const ScaleFmt& g, const Exact& y, int32_t policy) {
 
 bool nonfinite(uint32_t b) { return (b & 0x7f800000u) == 0x7f800000u; }
 
-// The division-free first try at an element (4.5). y = |x| / S is estimated
-// in double as yd = |x| * fl(1/S): |x| and S (48 significant bits, exponent
-// within +-404) are exact doubles, so |yd - y| < 2^-51.99 y, which is less than
-// 2^-27 of a grid step for any y up to 2^(M+1) steps (M <= 23). Whenever the
-// estimate lies within 2^-27 of a step of a point where the decision could
-// change (a grid value: exactness, the floor, saturation; the midpoint for
-// rne/rna; the threshold 2^R - r for sr) the answer is "undecided" and the
-// caller takes the exact route (divide + round_element_mag). Returns false
-// when undecided.
-bool quick_element_mag(const ElemFmt& el, uint32_t abs_bits, double inv, bool neg, int mode, int R, uint32_t word,
-                       uint32_t* mag, bool* ovf) {
-  const double yd = static_cast<double>(bits_float(abs_bits)) * inv;
-  uint64_t b;
-  std::memcpy(&b, &yd, 8);
-  const int64_t p = static_cast<int64_t>(b >> 52) - 1023;  // a normal double: 2^-278 <= yd < 2^533
-  int64_t u;                                               // the step exponent of the row holding yd
-  uint32_t base = 0;
-  bool top = false, gap = false;
-  *ovf = false;
-  if (el.E == 0) {
-    if (p >= 1 - int64_t(el.bias)) { *ovf = true; *mag = el.max_mag; return true; }  // y > q_max for sure
-    u = el.u0;
-    top = true;
-  } else {
-    const int64_t ef = p + el.bias;
-    if (ef > el.emaxf) { *ovf = true; *mag = el.max_mag; return true; }
-    if (ef >= 1) {
-      u = p - el.M;
-      base = static_cast<uint32_t>((ef - 1) << el.M);
-      top = ef == el.emaxf;
-    } else if (!el.zero_only) {
-      u = el.u0;
-    } else {
-      u = 1 - int64_t(el.bias);
-      gap = true;
-    }
-  }
-  // Y = yd / 2^u = I + fb / 2^fs; the uncertainty of Y is below mg / 2^fs = 2^-27.
-  const int64_t fs = 52 - (p - u);  // >= 29
-  const uint64_t m53 = (b & ((uint64_t(1) << 52) - 1)) | (uint64_t(1) << 52);
-  uint64_t I = 0;
-  u128 fb = 0, one = 0, mg = 0;
-  const bool tiny = fs > 120;  // Y < 2^-67: the floor is 0 and y > 0
-  if (!tiny) {
-    I = fs >= 64 ? 0 : m53 >> fs;
-    fb = fs >= 64 ? u128(m53) : u128(m53 & ((uint64_t(1) << fs) - 1));
-    one = u128(1) << fs;
-    mg = u128(1) << (fs - 27);
-    if (fb > one - mg || (I >= 1 && fb < mg)) return false;  // near a grid value
-  }
-  const uint32_t lo = base + static_cast<uint32_t>(I);
-  if (top && I == el.qmax_int) { *ovf = true; *mag = el.max_mag; return true; }  // q_max < y (3.5)
-  const uint32_t hi = gap ? (1u << el.M) : lo + 1;
-  const u128 half = one >> 1;
-  bool away = false;
-  switch (mode) {
-    case MLS_RNE:
-    case MLS_RNA:
-      if (mode == MLS_RNE && kMutant == Mutant::truncate) away = false;
-      else if (tiny || fb + mg < half) away = false;
-      else if (fb > half + mg) away = true;
-      else return false;  // near the midpoint: ties are decided exactly
-      break;
-    case MLS_RTZ: away = false; break;
-    case MLS_RUP: away = !neg; break;
-    case MLS_RDN: away = neg; break;
-    case MLS_RTO: away = (lo & 1) == 0; break;
-    case MLS_SR: {
-      if (R > 26) return false;  // the margin would reach a whole unit of r
-      uint64_t r = word >> (32 - R);
-      if constexpr (kMutant == Mutant::sr_low_bits) r = word & ((uint32_t(1) << R) - 1);
-      const uint64_t k = (uint64_t(1) << R) - r;  // away iff t 2^R >= k (3.4); k >= 1
-      const int64_t d = fs - R;
-      if (tiny || d >= 96) {
-        away = false;  // t 2^R < 2^-40 < k - 2^(R-27)
-      } else {
-        const u128 K = u128(k) << d;  // t 2^R = k  <=>  fb = K
-        if (fb >= K + mg) away = true;
-        else if (fb + mg < K) away = false;
-        else return false;
-      }
-      break;
-    }
-    default: return false;
-  }
-  *mag = away ? hi : lo;
-  if constexpr (kMutant == Mutant::flush_subnormals)
-    if (!el.zero_only && (*mag >> el.M) == 0) *mag = 0;
-  return true;
-}
-
 // Seeded bugs that change how an element is rounded; their variants keep to
-// the per-element routes (the tables below implement the spec only).
+// the exact route (the tables below implement the spec only).
 constexpr bool kElementMutant = kMutant == Mutant::tie_away || kMutant == Mutant::truncate ||
                                 kMutant == Mutant::fp32_reciprocal || kMutant == Mutant::sr_off_by_one ||
                                 kMutant == Mutant::sr_low_bits || kMutant == Mutant::flush_subnormals ||
                                 kMutant == Mutant::rna_even;
 
-double pow2(int64_t k) {  // -1022 <= k <= 1023
-  const uint64_t b = static_cast<uint64_t>(k + 1023) << 52;
-  double d;
-  std::memcpy(&d, &b, 8);
-  return d;
+// The smallest fp32 (as bits) >= m 2^e, or > m 2^e when `exclusive`. Beyond the
+// fp32 range: the +Inf pattern, which no finite |x| reaches.
+uint32_t fp32_ceil_bits(u128 m, int64_t e, bool exclusive) {
+  if (m == 0) return exclusive ? 1u : 0u;
+  bool ovf_up, ovf_dn;
+  const uint32_t up = round_fp32(Exact{m, e, false}, 1, &ovf_up);
+  const uint32_t dn = round_fp32(Exact{m, e, false}, 2, &ovf_dn);
+  if (ovf_up) return 0x7f800000u;
+  return std::min(up + ((exclusive && up == dn) ? 1u : 0u), 0x7f800000u);  // up == dn: m 2^e is an fp32
 }
 
-// The smallest fp32 (as bits) >= d, or > d when `exclusive`; d >= 0 an exact
-// double. Beyond the fp32 range: the +Inf pattern, which no finite |x| reaches.
-uint32_t fp32_ceil_bits(double d, bool exclusive) {
-  const float f = static_cast<float>(d);  // nearest; the next fp32 up has the next bit pattern
-  const double back = static_cast<double>(f);
-  const uint32_t b = float_bits(f) + ((back < d || (exclusive && back == d)) ? 1 : 0);
-  return std::min(b, 0x7f800000u);
-}
-
-// Per-group decision tables for element grids of at most 256 magnitudes (4.5
-// with 3.2-3.4). Since every mode is monotone in |x|, the element is known
-// from the smallest |x| (fp32 bits) reaching each magnitude index: a
-// threshold per index, found by exact double arithmetic on S v_j (which holds
-// when S's and the grid's significands fit 53 bits together: build() checks),
-// and looked up by a branch-free binary search. For sr the floor index comes
-// from the table and the decision y >= v_lo + (v_hi - v_lo) (2^R - r)/2^R is
-// one exact double comparison in x space.
+// Decision tables for one group scale (element grids of at most 256
+// magnitudes, 4.5 with 3.2-3.4). Every mode is monotone in |x|, so an element
+// is known from the smallest |x| (fp32 bits) reaching each magnitude index:
+// one threshold per index, RU_fp32 of an exact product S v (or of S times a
+// midpoint), found from a bucket of |x| and a short branch-free search. For sr the floor index
+// comes from the table and the decision y >= v_lo + (v_hi - v_lo)(2^R - r)/2^R
+// is one exact integer comparison in x space. Groups sharing a group-scale
+// code share the tables.
 struct Tables {
-  int V = 0, P = 0;
-  std::vector<uint32_t> code;       // code of magnitude index j
-  std::vector<uint32_t> up, down;   // thresholds (down: rtz / floor, also for sr and rup/rdn)
-  std::vector<double> A, G;         // sr: S v_j and S (v_{j+1} - v_j)
-  uint32_t sat = 0;                 // smallest |x| with y > q_max
+  // A threshold list t[0..V) (t[0] = 0, padded with 0xffffffff) and, per
+  // bucket of |x| bits (|x| >> shift; shift 19: 1/16 of an fp32 binade, or
+  // 31: one bucket), the largest index whose threshold is at most the
+  // bucket's lowest |x|; the answer then lies within 2 span - 1 further indices.
+  struct List {
+    std::vector<uint32_t> t;
+    std::vector<uint16_t> start;
+    uint32_t shift = 31, span = 0;
+    void index(int V, uint32_t sh) {
+      shift = sh;
+      const uint32_t nb = uint32_t(1) << (31 - shift);
+      start.resize(nb);
+      uint32_t j = 0, most = 0;
+      for (uint32_t b = 0; b < nb; ++b) {
+        while (j + 1 < static_cast<uint32_t>(V) && t[j + 1] <= (b << shift)) ++j;
+        start[b] = static_cast<uint16_t>(j);
+      }
+      for (uint32_t b = 0; b < nb; ++b)
+        most = std::max<uint32_t>(most, (b + 1 < nb ? start[b + 1] : V - 1) - start[b]);
+      span = most ? uint32_t(1) << (bitlen64(most) - 1) : 0;
+    }
+  };
+  int V = 0;
+  std::vector<uint32_t> code;  // code of magnitude index j
+  List up, down;               // down = the floor (rtz, sr, the toward-zero side of rup/rdn)
+  std::vector<uint64_t> base;  // sr: v_j / gap_j, shifted left by R
+  std::vector<int64_t> ex;     // sr: exponent of gap_j, less R
+  uint64_t sm = 0;             // S = sm 2^se
+  uint32_t sat = 0;            // smallest |x| with y > q_max
 
-  bool usable(const ElemFmt& el) const { return !kElementMutant && el.E + el.M <= 8; }
-  void init(const ElemFmt& el) {
+  static bool usable(const ElemFmt& el) { return !kElementMutant && el.E + el.M <= 8; }
+  // S = s_m 2^se; `buckets`: index |x| by 4096 buckets (worth it for many elements).
+  void build(const ElemFmt& el, uint64_t s_m, int64_t se, int mode, int R, bool buckets) {
     V = static_cast<int>(el.zero_only ? (uint32_t(1) << (el.E + el.M)) - (uint32_t(1) << el.M) + 1
                                       : uint32_t(1) << (el.E + el.M));
-    P = 1;
-    while (P < V) P <<= 1;
+    sm = s_m;
     code.resize(static_cast<size_t>(V));
-    for (int j = 0; j < V; ++j)
-      code[static_cast<size_t>(j)] = el.zero_only && j > 0 ? static_cast<uint32_t>(j) + (1u << el.M) - 1 : j;
-    up.assign(static_cast<size_t>(P), 0xffffffffu);
-    down.assign(static_cast<size_t>(P), 0xffffffffu);
-    A.resize(static_cast<size_t>(V));
-    G.resize(static_cast<size_t>(V));
-  }
-  // S = sm 2^se. False when the exactness or range preconditions fail.
-  bool build(const ElemFmt& el, uint64_t sm, int64_t se, int mode, int R) {
-    const int tz = __builtin_ctzll(sm);
-    sm >>= tz;
-    se += tz;
-    const int extra = mode == MLS_SR ? R : 0;
-    if (bitlen64(sm) + el.M + 2 + extra > 53) return false;
-    if (se + el.u0 - extra - 1 < -1000 || se + bitlen64(sm) + el.qmax_e + bitlen64(el.qmax_m) > 1000) return false;
-    auto sv = [&](int j) {  // S v_j, exact
-      uint64_t m;
-      int64_t e;
-      el.decode(code[static_cast<size_t>(j)], m, e);
-      return static_cast<double>(sm * m) * pow2(se + e);
-    };
-    double lo = 0;  // S v_0 = 0
-    up[0] = down[0] = 0;
-    for (int j = 1; j < V; ++j) {
-      const double hi = sv(j), mid = (lo + hi) * 0.5;
-      const bool odd = code[static_cast<size_t>(j - 1)] & 1;
-      down[static_cast<size_t>(j)] = fp32_ceil_bits(hi, false);  // floor: index j from v_j on
-      switch (mode) {
-        case MLS_RNE: up[static_cast<size_t>(j)] = fp32_ceil_bits(mid, !odd); break;  // the tie to the even code
-        case MLS_RNA: up[static_cast<size_t>(j)] = fp32_ceil_bits(mid, false); break;
-        case MLS_RTO: up[static_cast<size_t>(j)] = odd ? fp32_ceil_bits(hi, false) : fp32_ceil_bits(lo, true); break;
-        default: up[static_cast<size_t>(j)] = fp32_ceil_bits(lo, true); break;  // ceil: index j above v_{j-1}
-      }
-      A[static_cast<size_t>(j - 1)] = lo;
-      G[static_cast<size_t>(j - 1)] = hi - lo;
-      lo = hi;
+    up.t.assign(static_cast<size_t>(V) + 257, 0xffffffffu);
+    down.t.assign(static_cast<size_t>(V) + 257, 0xffffffffu);
+    base.assign(static_cast<size_t>(V), 0);
+    ex.assign(static_cast<size_t>(V), 0);
+    std::vector<uint64_t> m(static_cast<size_t>(V));
+    std::vector<int64_t> e(static_cast<size_t>(V));
+    for (int j = 0; j < V; ++j) {
+      code[j] = el.zero_only && j > 0 ? static_cast<uint32_t>(j) + (1u << el.M) - 1 : static_cast<uint32_t>(j);
+      el.decode(code[j], m[j], e[j]);  // v_j = m_j 2^e_j, e_j the step of v_j's row
     }
-    sat = fp32_ceil_bits(lo, true);
-    return true;
+    std::vector<uint32_t>& upt = up.t;
+    std::vector<uint32_t>& downt = down.t;
+    upt[0] = downt[0] = 0;
+    for (int j = 1; j < V; ++j) {
+      // Neighbours v_{j-1} < v_j; e_j - e_{j-1} is 0, or 1 where a binade starts.
+      const int64_t d = e[j] - e[j - 1];
+      const u128 lo = u128(sm) * m[j - 1], hi = u128(sm) * m[j], mid = u128(sm) * (m[j - 1] + (m[j] << d));
+      const int64_t elo = se + e[j - 1], ehi = se + e[j], emid = se + e[j - 1] - 1;
+      const bool odd = code[j - 1] & 1;
+      downt[j] = fp32_ceil_bits(hi, ehi, false);  // floor: index j from v_j on
+      switch (mode) {
+        case MLS_RNE:
+          upt[j] = fp32_ceil_bits(mid, emid, !odd);
+          break;  // a tie goes to the code ending in 0
+        case MLS_RNA:
+          upt[j] = fp32_ceil_bits(mid, emid, false);
+          break;
+        case MLS_RTO:
+          upt[j] = odd ? downt[j] : fp32_ceil_bits(lo, elo, true);
+          break;
+        default:
+          upt[j] = fp32_ceil_bits(lo, elo, true);
+          break;  // ceil: index j above v_{j-1}
+      }
+      // sr from v_{j-1}: gap 2^e_{j-1}, except the zero_only gap [0, 2^(1-b)] (m_0 = 0).
+      const int64_t gap = (el.zero_only && j == 1) ? 1 - int64_t(el.bias) : e[j - 1];
+      base[j - 1] = m[j - 1] << R;
+      ex[j - 1] = se + gap - R;
+    }
+    sat = fp32_ceil_bits(u128(sm) * m[V - 1], se + e[V - 1], true);
+    up.index(V, buckets ? 19 : 31);
+    down.index(V, buckets ? 19 : 31);
   }
-  int find(const uint32_t* t, uint32_t xa) const {
-    uint32_t idx = 0;
-    for (uint32_t s = static_cast<uint32_t>(P) >> 1; s > 0; s >>= 1)
-      idx += s & (0u - static_cast<uint32_t>(t[idx + s] <= xa));  // no branch to mispredict
+  // The largest index whose threshold is at most xa.
+  static int find(const List& l, uint32_t xa) {
+    uint32_t idx = l.start[xa >> l.shift];
+    for (uint32_t s = l.span; s > 0; s >>= 1)
+      idx += s & (0u - static_cast<uint32_t>(l.t[idx + s] <= xa));  // no branch to mispredict
     return static_cast<int>(idx);
   }
 };
@@ -414,84 +364,113 @@ void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t
   *ts_out = st_bits;
   const Unpacked st = unpack_fp32(st_bits);
 
-  // 4.4 and 4.5 per group.
+  // 4.4: the group scales.
+  int32_t policy = f.policy;
+  if (policy == MLS_SCALE_CEIL && kMutant == Mutant::gscale_floor) policy = MLS_SCALE_FLOOR;
+  if (policy == MLS_SCALE_CEIL && kMutant == Mutant::gscale_nearest) policy = MLS_SCALE_NEAREST;
+  parallel_for(L.groups, 60, [&](int64_t b, int64_t e) {
+    uint64_t dm = st.m * el.qmax_m;  // S_t q_max: below 2^48
+    int64_t de = st.e + el.qmax_e;
+    normalise48(dm, de);
+    for (int64_t g = b; g < e; ++g) {
+      const uint32_t ag = gmax[static_cast<size_t>(g)];
+      const Unpacked a = unpack_fp32(ag);
+      gs_out[g] = ag == 0 ? 0 : round_scale(f.gs, divide(a.m, a.e, dm, de), policy);
+    }
+  });
+
+  // Tables per distinct group-scale code, when building them costs less than
+  // the elements they serve.
   const int mode = r.mode, R = r.sr_bits;
+  std::vector<int32_t> table_of;  // group-scale code -> index into tables, or -1
+  std::vector<Tables> tables;
+  if (Tables::usable(el) && f.gs.max_code < (1u << 20)) {
+    table_of.assign(size_t(f.gs.max_code) + 1, -1);
+    std::vector<uint32_t> codes;
+    for (int64_t g = 0; g < L.groups; ++g)
+      if (table_of[gs_out[g]] < 0) {
+        table_of[gs_out[g]] = static_cast<int32_t>(codes.size());
+        codes.push_back(gs_out[g]);
+      }
+    const double per_code = static_cast<double>(n) / static_cast<double>(codes.size());
+    if (per_code >= (1 << (el.E + el.M)) * 16) {
+      const bool buckets = per_code >= 4096;
+      tables.resize(codes.size());
+      parallel_for(static_cast<int64_t>(codes.size()), 300.0 * (1 << (el.E + el.M)), [&](int64_t b, int64_t e) {
+        for (int64_t c = b; c < e; ++c) {
+          uint64_t sgm;
+          int64_t sge;
+          f.gs.decode(codes[static_cast<size_t>(c)], sgm, sge);
+          tables[static_cast<size_t>(c)].build(el, st.m * sgm, st.e + sge, mode, R, buckets);
+        }
+      });
+    } else {
+      table_of.clear();
+    }
+  }
+
+  // 4.5: the elements.
   std::atomic<int64_t> overflow_at{n};
   auto note_overflow = [&](int64_t i) {
     int64_t cur = overflow_at.load();
-    while (i < cur && !overflow_at.compare_exchange_weak(cur, i)) {}
+    while (i < cur && !overflow_at.compare_exchange_weak(cur, i)) {
+    }
+  };
+  const uint32_t sign_bit = el.sign_bit;
+  const bool poszero = f.poszero || kMutant == Mutant::zero_sign_lost;
+  auto sign_of = [&](bool neg, uint32_t mag) {  // 4.5: a zero takes the sign of x unless signed_zero = positive
+    return sign_bit & (0u - (static_cast<uint32_t>(neg) & (static_cast<uint32_t>(!poszero) | (mag != 0))));
   };
   parallel_for(L.groups, 8.0 * per_group + 60, [&](int64_t b, int64_t e) {
-    Tables tab;
-    const bool tables = tab.usable(el) && per_group >= std::max(16, (1 << (el.E + el.M)) / 4);
-    if (tables) tab.init(el);
     for (int64_t g = b; g < e; ++g) {
-      uint32_t code = 0;
-      const uint32_t ag = gmax[static_cast<size_t>(g)];
-      if (ag != 0) {
-        uint64_t dm = st.m * el.qmax_m;
-        int64_t de = st.e + el.qmax_e;
-        normalise48(dm, de);
-        const Unpacked a = unpack_fp32(ag);
-        int32_t policy = f.policy;
-        if (policy == MLS_SCALE_CEIL && kMutant == Mutant::gscale_floor) policy = MLS_SCALE_FLOOR;
-        if (policy == MLS_SCALE_CEIL && kMutant == Mutant::gscale_nearest) policy = MLS_SCALE_NEAREST;
-        code = round_scale(f.gs, divide(a.m, a.e, dm, de), policy);
-      }
-      gs_out[g] = code;
+      const uint32_t code = gs_out[g];
       uint64_t sgm;
       int64_t sge;
       f.gs.decode(code, sgm, sge);
-      uint64_t dm = st.m * sgm;  // S_t S_g: below 2^48
-      int64_t de = st.e + sge;
-      const double inv = 1.0 / std::ldexp(static_cast<double>(dm), static_cast<int>(de));  // S exact in double
-      if (tables && tab.build(el, dm, de, mode, R)) {
-        const uint32_t sign_bit = el.sign_bit;
-        const bool poszero = f.poszero || kMutant == Mutant::zero_sign_lost, check = f.ovf_error;
-        const double kscale = mode == MLS_SR ? pow2(-R) : 0;
+      if (!table_of.empty()) {
+        const Tables& tab = tables[static_cast<size_t>(table_of[code])];
         // The table per sign: rup is ceil for x > 0 and floor for x < 0, rdn the reverse.
-        const uint32_t* tpos = (mode == MLS_RTZ || mode == MLS_RDN || mode == MLS_SR) ? tab.down.data() : tab.up.data();
-        const uint32_t* tneg = (mode == MLS_RTZ || mode == MLS_RUP || mode == MLS_SR) ? tab.down.data() : tab.up.data();
-        auto store = [&](int64_t i, uint32_t xa, bool neg, int idx) {
-          if (check && xa >= tab.sat) note_overflow(i);
+        const Tables::List* tpos = (mode == MLS_RTZ || mode == MLS_RDN || mode == MLS_SR) ? &tab.down : &tab.up;
+        const Tables::List* tneg = (mode == MLS_RTZ || mode == MLS_RUP || mode == MLS_SR) ? &tab.down : &tab.up;
+        auto finish = [&](int64_t i, uint32_t xb, int idx) {
+          const uint32_t xa = xb & 0x7fffffffu;
+          if (mode == MLS_SR && idx < tab.V - 1) {
+            // 3.4: away iff y >= v_lo + gap (2^R - r) / 2^R, i.e. x 2^R >= S (v_lo 2^R + gap (2^R - r)).
+            // x < S v_{lo+1}, so x / 2^ex fits 104 bits; floor(x / 2^ex) >= the integer threshold iff x >= it.
+            const uint64_t k = (uint64_t(1) << R) - (R == 32 ? rand[i] : rand[i] >> (32 - R));
+            const Unpacked u = unpack_fp32(xa);
+            const int64_t d = u.e - tab.ex[idx];
+            const u128 X = d >= 0 ? u128(u.m) << d : d > -64 ? u128(u.m >> -d) : 0;
+            idx += X >= u128(tab.sm) * (tab.base[idx] + k) ? 1 : 0;
+          }
+          if (f.ovf_error && xa >= tab.sat) note_overflow(i);
           const uint32_t mag = tab.code[static_cast<size_t>(idx)];
-          const uint32_t signed_ = static_cast<uint32_t>(neg) & (static_cast<uint32_t>(!poszero) | (mag != 0));
-          el_out[i] = mag | (sign_bit & (0u - signed_));
-        };
-        // sr: the floor index, then away iff y >= v_lo + (v_hi - v_lo) (2^R - r) / 2^R (3.4), exactly.
-        auto sr_step = [&](int64_t i, uint32_t xa, int idx) {
-          if (idx >= tab.V - 1) return idx;
-          const uint32_t k = static_cast<uint32_t>((uint64_t(1) << R) - (R == 32 ? rand[i] : rand[i] >> (32 - R)));
-          const double thr = tab.A[static_cast<size_t>(idx)] + tab.G[static_cast<size_t>(idx)] * (k * kscale);
-          return idx + (static_cast<double>(bits_float(xa)) >= thr ? 1 : 0);
+          el_out[i] = mag | sign_of((xb >> 31) != 0, mag);
         };
         L.for_each_run(g, [&](int64_t start, int64_t len) {
           // Eight searches interleaved step by step: independent chains of loads.
           int64_t i = start;
+          const uint32_t span = std::max(tpos->span, tneg->span);
           for (; i + 8 <= start + len; i += 8) {
             const uint32_t* t[8];
             uint32_t xa[8], idx[8];
             for (int j = 0; j < 8; ++j) {
               xa[j] = x[i + j] & 0x7fffffffu;
-              t[j] = (x[i + j] >> 31) ? tneg : tpos;
-              idx[j] = 0;
+              const Tables::List* l = (x[i + j] >> 31) ? tneg : tpos;
+              t[j] = l->t.data();
+              idx[j] = l->start[xa[j] >> l->shift];
             }
-            for (uint32_t s = static_cast<uint32_t>(tab.P) >> 1; s > 0; s >>= 1)
+            for (uint32_t s = span; s > 0; s >>= 1)
               for (int j = 0; j < 8; ++j) idx[j] += s & (0u - static_cast<uint32_t>(t[j][idx[j] + s] <= xa[j]));
-            for (int j = 0; j < 8; ++j) {
-              const int id = mode == MLS_SR ? sr_step(i + j, xa[j], static_cast<int>(idx[j])) : static_cast<int>(idx[j]);
-              store(i + j, xa[j], (x[i + j] >> 31) != 0, id);
-            }
+            for (int j = 0; j < 8; ++j) finish(i + j, x[i + j], static_cast<int>(idx[j]));
           }
-          for (; i < start + len; ++i) {
-            const uint32_t xb = x[i], xa = xb & 0x7fffffffu;
-            const bool neg = (xb >> 31) != 0;
-            const int idx = tab.find(neg ? tneg : tpos, xa);
-            store(i, xa, neg, mode == MLS_SR ? sr_step(i, xa, idx) : idx);
-          }
+          for (; i < start + len; ++i) finish(i, x[i], Tables::find((x[i] >> 31) ? *tneg : *tpos, x[i] & 0x7fffffffu));
         });
         continue;
       }
+      // The exact route: one division per element.
+      uint64_t dm = st.m * sgm;  // S_t S_g: below 2^48
+      int64_t de = st.e + sge;
       normalise48(dm, de);
       L.for_each_run(g, [&](int64_t start, int64_t len) {
         for (int64_t i = start; i < start + len; ++i) {
@@ -501,23 +480,22 @@ void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t
           uint32_t mag = 0;
           if (u.m != 0) {
             bool ovf = false;
-            if (kMutant != Mutant::fp32_reciprocal &&
-                quick_element_mag(el, xb & 0x7fffffffu, inv, neg, mode, R, rand ? rand[i] : 0, &mag, &ovf)) {
-              // decided without a division
-            } else if constexpr (kMutant == Mutant::fp32_reciprocal) {
+            const uint32_t word = rand ? rand[i] : 0;
+            if constexpr (kMutant == Mutant::fp32_reciprocal) {
               bool inf;
               const Exact y = reciprocal_quotient(xb, st_bits, sgm, sge, &inf);
-              if (inf) { mag = el.max_mag; ovf = true; }
-              else if (y.q != 0) mag = round_element_mag(el, y, neg, mode, R, rand ? rand[i] : 0, &ovf);
+              if (inf) {
+                mag = el.max_mag;
+                ovf = true;
+              } else if (y.q != 0) {
+                mag = round_element_mag(el, y, neg, mode, R, word, &ovf);
+              }
             } else {
-              mag = round_element_mag(el, divide(u.m, u.e, dm, de), neg, mode, R, rand ? rand[i] : 0, &ovf);
+              mag = round_element_mag(el, divide(u.m, u.e, dm, de), neg, mode, R, word, &ovf);
             }
             if (ovf && f.ovf_error) note_overflow(i);
           }
-          // 4.5: a zero takes the sign of x unless signed_zero = positive.
-          bool sign = neg;
-          if (mag == 0 && (f.poszero || kMutant == Mutant::zero_sign_lost)) sign = false;
-          el_out[i] = mag | (sign ? el.sign_bit : 0);
+          el_out[i] = mag | sign_of(neg, mag);
         }
       });
     }
@@ -548,7 +526,10 @@ void dequantize_op(const Tensor& t, uint32_t* y) {
           uint64_t m;
           int64_t ee;
           el.decode(c & el.mag_mask, m, ee);
-          if (m == 0) { y[i] = sign; continue; }  // the zero of the code's sign
+          if (m == 0) {
+            y[i] = sign;
+            continue;
+          }  // the zero of the code's sign
           bool ovf;
           y[i] = sign | round_fp32(Exact{u128(d) * m, de + ee, false}, kMutant == Mutant::dequant_rtz ? 2 : 0, &ovf);
         }
