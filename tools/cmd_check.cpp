@@ -7,6 +7,8 @@
 #include "commands.hpp"
 #include "io.hpp"
 #include "mls/conformance/campaign.hpp"
+#include "mls/conformance/vectors_bridge.hpp"
+#include "mls/vectors/io.hpp"
 #include "mls/error.hpp"
 #include "replay_sources.hpp"
 
@@ -47,9 +49,56 @@ Tier parse_tier(const std::string& s) {
   throw Error("--tier = \"" + s + "\" is not one of exact, faithful, bounded");
 }
 
+// Reports, and the exit code of a finished run (0 pass, 1 mismatch, 2 backend failure).
+void finish(const CampaignReport& rep, const std::string& report_json, const std::string& junit) {
+  rep.print_summary(std::cout);
+  if (!report_json.empty()) io::write_text_atomic(report_json, rep.to_json().dump(2) + "\n");
+  if (!junit.empty()) io::write_text_atomic(junit, rep.junit_xml());
+  const int rc = rep.exit_code();
+  if (rc != 0) throw CLI::RuntimeError(rc);
+}
+
+// `mls verify VECTORS.h5 RESULTS.h5`: the offline way in (spec/08-vectors.md
+// 8.5, spec/10-conformance.md): an implementation wrote its outputs into a
+// results file; every case is judged like a replay, without running anything.
+void register_verify(CLI::App& app) {
+  auto* sub = app.add_subcommand("verify", "judge a results file (outputs an implementation wrote) against its vector file");
+  struct Opts {
+    std::string vectors, results, tier = "exact", report_json, junit, log_path;
+  };
+  auto o = std::make_shared<Opts>();
+  sub->add_option("vectors", o->vectors, "the vector file (mls gen)")->required();
+  sub->add_option("results", o->results, "the results file (spec/08-vectors.md 8.5)")->required();
+  sub->add_option("--tier", o->tier, "tier conv/gemm outputs must reach: exact, faithful, bounded")->capture_default_str();
+  sub->add_option("--report-json", o->report_json, "write the report as JSON");
+  sub->add_option("--junit", o->junit, "write the report as JUnit XML");
+  sub->add_option("--log", o->log_path, "append one JSON line per case");
+  sub->callback([o] {
+    const Tier tier = parse_tier(o->tier);
+    const vectors::Suite vec = vectors::read_suite(o->vectors);
+    const vectors::Suite res = vectors::read_results(o->results, vec);
+    std::ofstream log;
+    if (!o->log_path.empty()) {
+      log.open(o->log_path, std::ios::app);
+      if (!log) throw Error("cannot open --log " + o->log_path);
+    }
+    int64_t n = 0;
+    const CaseSink sink = [&](const std::string& op, const Case&, const CaseResult& r) {
+      if (!log.is_open()) return;
+      nlohmann::json j = r.to_json();
+      j["op"] = op;
+      j["n"] = ++n;
+      log << j.dump() << "\n" << std::flush;
+    };
+    const CampaignReport rep = verify_results(vec, res, tier, sink, std::cerr);
+    finish(rep, o->report_json, o->junit);
+  });
+}
+
 }  // namespace
 
 void register_check(CLI::App& app) {
+  register_verify(app);
   auto* sub = app.add_subcommand("check", "run conformance of an implementation: random campaign (--random) or replay (--replay)");
   auto o = std::make_shared<CheckOptions>();
   sub->add_option("--backend-cmd", o->backend_cmd, "backend process speaking protocol v1 on stdin/stdout (run by /bin/sh -c)");
@@ -104,11 +153,7 @@ void register_check(CLI::App& app) {
       std::string label = o->replay.size() == 1 ? o->replay[0] : std::to_string(o->replay.size()) + " files";
       rep = run_replay(*backend, cases, tier, sink, std::cerr, label);
     }
-    rep.print_summary(std::cout);
-    if (!o->report_json.empty()) io::write_text_atomic(o->report_json, rep.to_json().dump(2) + "\n");
-    if (!o->junit.empty()) io::write_text_atomic(o->junit, rep.junit_xml());
-    const int rc = rep.exit_code();
-    if (rc != 0) throw CLI::RuntimeError(rc);
+    finish(rep, o->report_json, o->junit);
   });
 }
 

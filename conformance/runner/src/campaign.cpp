@@ -12,6 +12,8 @@
 
 #include "mls/error.hpp"
 #include "mls/philox.hpp"
+#include "mls/conformance/vectors_bridge.hpp"
+#include "mls/vectors/io.hpp"
 
 namespace mls::conformance {
 
@@ -509,6 +511,7 @@ nlohmann::json CampaignReport::to_json() const {
   for (const auto& [op, t] : per_op) {
     ops[op] = {{"passed", t.passed}, {"mismatched", t.mismatched}, {"skipped", t.skipped},
                {"backend_failures", t.backend_failures}, {"failures", t.failures}};
+    if (t.not_run > 0) ops[op]["not_run"] = t.not_run;
     if (op == "conv2d" || op == "gemm") {
       ops[op]["tier"] = to_string(t.worst_tier);
       ops[op]["worst_ulps"] = std::isfinite(t.worst_ulps) ? nlohmann::json(t.worst_ulps) : nlohmann::json("inf");
@@ -587,6 +590,15 @@ void CampaignReport::print_summary(std::ostream& os) const {
   os.unsetf(std::ios::floatfield);
 }
 
+void print_mismatch(std::ostream& log, const CaseResult& rr) {
+  if (rr.status == Status::rejected && !rr.golden_rejects) log << "  backend rejected a valid case: " << rr.message << "\n";
+  const Verdict& v = rr.verdict;
+  for (const auto& d : v.diffs) log << "  " << d.field << ": expected " << d.expected << ", got " << d.got << "\n";
+  if (v.diff_count > v.diffs.size()) log << "  ... " << v.diff_count << " fields differ in all\n";
+  if (!v.detail.is_null()) log << "  first difference: " << v.detail.dump() << "\n";
+  if (!v.cause.empty()) log << "  likely cause [" << v.cause_id << "]: " << v.cause << "\n";
+}
+
 // ---- campaigns ---------------------------------------------------------------------------
 
 namespace {
@@ -637,10 +649,15 @@ Shrunk shrink(Backend& backend, const rc::Shrinkable<Case>& start, const CaseRes
   return s;
 }
 
-std::string save_case(const std::string& dir, const std::string& op, int64_t n, const Case& c, const CaseResult& r) {
+// Writes the minimal failing case twice: as a one-case vector file (8.5a;
+// what any reader of the schema replays) and as JSON with the verdict. The
+// returned path is the replay file: the .h5 when the schema can hold the case.
+std::string save_case(const std::string& dir, const std::string& op, int64_t n, const Case& c, const CaseResult& r,
+                      const std::string& source) {
   if (dir.empty()) return "";
   std::filesystem::create_directories(dir);
-  const std::string path = dir + "/failure-" + op + "-" + std::to_string(n) + ".json";
+  const std::string stem = dir + "/failure-" + op + "-" + std::to_string(n);
+  const std::string path = stem + ".json";
   nlohmann::json j{{"schema", "mls-case"}, {"version", 1}, {"case", c.to_json()}, {"result", r.to_json()}};
   const std::string tmp = path + ".tmp";
   {
@@ -649,6 +666,10 @@ std::string save_case(const std::string& dir, const std::string& op, int64_t n, 
     if (!out) throw Error("cannot write " + tmp);
   }
   std::filesystem::rename(tmp, path);
+  if (auto suite = case_to_suite(c, source)) {
+    vectors::write_suite(stem + ".h5", std::move(*suite));
+    return stem + ".h5";
+  }
   return path;
 }
 
@@ -656,13 +677,7 @@ void print_failure(std::ostream& log, const std::string& op, const Case& c, cons
                    const std::string& saved) {
   log << "MISMATCH " << op << ": " << c.summary() << "\n";
   if (s) log << "  shrunk in " << s->steps << " steps (" << s->calls << " backend calls) to " << s->c.summary() << "\n";
-  const CaseResult& rr = s ? s->r : r;
-  if (rr.status == Status::rejected && !rr.golden_rejects) log << "  backend rejected a valid case: " << rr.message << "\n";
-  const Verdict& v = rr.verdict;
-  for (const auto& d : v.diffs) log << "  " << d.field << ": expected " << d.expected << ", got " << d.got << "\n";
-  if (v.diff_count > v.diffs.size()) log << "  ... " << v.diff_count << " fields differ in all\n";
-  if (!v.detail.is_null()) log << "  first difference: " << v.detail.dump() << "\n";
-  if (!v.cause.empty()) log << "  likely cause [" << v.cause_id << "]: " << v.cause << "\n";
+  print_mismatch(log, s ? s->r : r);
   if (!saved.empty()) log << "  replay: mls check --replay " << saved << " <backend>\n";
 }
 
@@ -736,7 +751,8 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
               << " candidate cause(s) left after " << extra << " disambiguating cases)\n";
         }
         const Shrunk s = shrink(backend, sh, r, opt.conv_tier, opt.max_shrinks);
-        const std::string saved = save_case(opt.save_dir, op, tally.mismatched + 1, s.c, s.r);
+        const std::string saved = save_case(opt.save_dir, op, tally.mismatched + 1, s.c, s.r,
+                                            "mls check failure: campaign seed " + std::to_string(opt.seed) + ", " + op + " case " + std::to_string(i));
         print_failure(log, op, c, r, &s, saved);
         if (s.r.verdict.cause_id != r.verdict.cause_id && !r.verdict.cause_id.empty())
           log << "  diagnosis (from the whole campaign) [" << r.verdict.cause_id << "]: " << r.verdict.cause << "\n";
@@ -753,7 +769,10 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
         f["shrink_steps"] = s.steps;
         f["cause"] = sd.r.verdict.cause;
         f["cause_id"] = sd.r.verdict.cause_id;
-        if (!saved.empty()) f["replay_file"] = saved;
+        if (!saved.empty()) {
+          f["replay_file"] = saved;
+          f["case_file"] = saved.substr(0, saved.rfind('.')) + ".json";
+        }
         tally.failures.push_back(f);
         tally.add(r, op);
         if (sink) sink(op, c, r);

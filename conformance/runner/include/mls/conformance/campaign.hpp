@@ -56,6 +56,7 @@ struct CampaignOptions {
 
 struct Tally {
   int64_t passed = 0, mismatched = 0, skipped = 0, backend_failures = 0;
+  int64_t not_run = 0;                  // of `skipped`: no result at all (mls verify: status 3, missing group)
   Tier worst_tier = Tier::exact;        // conv/gemm
   double worst_ulps = 0;
   std::vector<nlohmann::json> failures; // minimal failing cases with verdicts
@@ -73,6 +74,10 @@ struct CampaignReport {
   std::string junit_xml() const;
   void print_summary(std::ostream& os) const;
 };
+
+// The differing fields, the first difference step by step and the likely
+// cause of a failed case, indented, for the human log.
+void print_mismatch(std::ostream& log, const CaseResult& r);
 
 // Called after every case (for the streaming results log).
 using CaseSink = std::function<void(const std::string& op, const Case&, const CaseResult&)>;
