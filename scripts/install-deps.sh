@@ -9,6 +9,8 @@ PKGS=(
   nlohmann-json3-dev libhdf5-dev hdf5-tools libmpfr-dev libgmp-dev
   libcli11-dev libbenchmark-dev
   python3 python3-numpy python3-h5py
+  verilator iverilog python3-matplotlib python3-sklearn
+  pocl-opencl-icd ocl-icd-opencl-dev opencl-headers opencl-c-headers clinfo
 )
 missing=()
 for p in "${PKGS[@]}"; do

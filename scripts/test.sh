@@ -10,6 +10,7 @@ ctest --test-dir "$root/build" -j "$jobs" --output-on-failure
 if [ "${MLS_SKIP_ASAN:-0}" != "1" ]; then
   echo "== ctest (ASan + UBSan) =="
   cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DMLS_SANITIZE=ON -DMLS_BUILD_BENCH=OFF \
+        -DMLS_BUILD_RTL=OFF -DMLS_BUILD_OPENCL=OFF -DMLS_BUILD_CUDA=OFF \
         -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" >/dev/null
   ninja -C "$root/build-asan"
   # intercept_tls_get_addr=0: GCC 12's sanitizer runtime misreads some dynamic-TLS

@@ -16,8 +16,9 @@ void register_gen(CLI::App& app);     // mls gen (cmd_gen.cpp)
 void register_merge(CLI::App& app);   // mls merge
 void register_export(CLI::App& app);  // mls export
 void register_vinfo(CLI::App& app);   // mls vinfo
-void register_check(CLI::App& app);  // mls check
+void register_check(CLI::App& app);  // mls check, mls verify (cmd_check.cpp)
 void register_conv(CLI::App& app);   // mls conv (cmd_conv.cpp)
 void register_gemm(CLI::App& app);   // mls gemm (cmd_conv.cpp)
+void register_inspect(CLI::App& app);  // mls inspect (cmd_inspect.cpp)
 
 }  // namespace mls::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   mls::cli::register_check(app);
   mls::cli::register_conv(app);
   mls::cli::register_gemm(app);
+  mls::cli::register_inspect(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RuntimeError& e) {  // a verb's own exit code
