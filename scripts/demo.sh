@@ -33,6 +33,10 @@ echo "== conformance of the bundled implementations =="
 run "golden" "protocol" --backend-cmd "$mls serve"
 run "mls-fast" "C-ABI" --backend-lib "$fast"
 run "mls-fast" "protocol" --backend-cmd "$mls serve --backend-lib $fast"
+ocl="$root/build/conformance/backends/opencl/libmls_opencl_backend.so"
+if [ -f "$ocl" ]; then run "mls-opencl-pocl" "C-ABI" --backend-lib "$ocl"; fi
+rtl="$root/build/conformance/backends/rtl/libmls_rtl_backend.so"
+if [ -f "$rtl" ]; then run "mls-rtl-verilator" "C-ABI" --backend-lib "$rtl"; fi
 run "numpy" "protocol" --backend-cmd "/usr/bin/python3 $root/conformance/python/examples/numpy_backend.py" --timeout 60000
 
 /usr/bin/python3 "$root/scripts/summary_table.py" "$out"

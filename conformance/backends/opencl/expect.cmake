@@ -1,0 +1,30 @@
+# Runs a command and checks its exit code and output (ctest helper).
+#   cmake -DCMD=<;-list> -DRC=<n> [-DRC_ALT=<n> -DRE_ALT=<regex>] [-DRE=<regex;regex...>] [-DWORKDIR=<dir>] -P expect.cmake
+# RC: the expected exit code; every regex of RE must occur in stdout+stderr.
+# RC_ALT/RE_ALT: a second accepted outcome (used where the result depends on
+# the machine, e.g. a CUDA device being present or not).
+if(WORKDIR)
+  file(MAKE_DIRECTORY ${WORKDIR})
+else()
+  set(WORKDIR .)
+endif()
+execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err WORKING_DIRECTORY ${WORKDIR})
+set(all "${out}${err}")
+string(LENGTH "${all}" len)
+if(len GREATER 6000)
+  string(SUBSTRING "${all}" 0 6000 shown)
+else()
+  set(shown "${all}")
+endif()
+set(res ${RE})
+if(DEFINED RC_ALT AND "${rc}" STREQUAL "${RC_ALT}")
+  set(res ${RE_ALT})
+elseif(NOT "${rc}" STREQUAL "${RC}")
+  message(FATAL_ERROR "exit code ${rc}, expected ${RC}\ncommand: ${CMD}\noutput:\n${shown}")
+endif()
+foreach(re IN LISTS res)
+  if(NOT all MATCHES "${re}")
+    message(FATAL_ERROR "output lacks /${re}/ (exit code ${rc})\ncommand: ${CMD}\noutput:\n${shown}")
+  endif()
+endforeach()
+message(STATUS "exit code ${rc} as expected; output:\n${shown}")

@@ -1,0 +1,51 @@
+# mls-rtl tests, each a few seconds. Included from CMakeLists.txt.
+include(GoogleTest)
+
+# Lint: clean under verilator --lint-only -Wall for the parameter sets built.
+find_program(MLS_VERILATOR verilator)
+if(NOT MLS_VERILATOR)
+  set(MLS_VERILATOR ${VERILATOR_BIN})
+endif()
+add_test(NAME rtl.lint COMMAND ${CMAKE_COMMAND} -DVERILATOR=${MLS_VERILATOR} -DRTL_DIR=${MLS_RTL_DIR}
+                               -P ${CMAKE_CURRENT_SOURCE_DIR}/scripts/lint.cmake)
+
+# A random campaign through `mls check` against the RTL (quantize and gemm).
+add_test(NAME rtl.check_random
+         COMMAND $<TARGET_FILE:mls> check --backend-lib $<TARGET_FILE:mls_rtl_backend> --random --cases 200 --seed 7
+                 --ops quantize gemm --formats mls-e2m1 mls-e2m4 mls-e3m3 --save-failures "")
+
+# A level-1 suite (quantize and gemm, mls-e2m1) replayed through `mls check`.
+set(MLS_RTL_VEC ${CMAKE_CURRENT_BINARY_DIR}/vectors)
+file(MAKE_DIRECTORY ${MLS_RTL_VEC})
+add_test(NAME rtl.gen_level1 COMMAND $<TARGET_FILE:mls> gen --level 1 --ops quantize gemm round -f mls-e2m1 -q
+                                     -o ${MLS_RTL_VEC}/level1-e2m1.h5)
+add_test(NAME rtl.export_level1 COMMAND $<TARGET_FILE:mls> export ${MLS_RTL_VEC}/level1-e2m1.h5 -o ${MLS_RTL_VEC}/hex)
+set_tests_properties(rtl.gen_level1 PROPERTIES FIXTURES_SETUP rtl_vectors)
+set_tests_properties(rtl.export_level1 PROPERTIES FIXTURES_SETUP rtl_hex FIXTURES_REQUIRED rtl_vectors)
+add_test(NAME rtl.check_replay
+         COMMAND $<TARGET_FILE:mls> check --backend-lib $<TARGET_FILE:mls_rtl_backend> --replay
+                 ${MLS_RTL_VEC}/level1-e2m1.h5 --save-failures "")
+set_tests_properties(rtl.check_replay PROPERTIES FIXTURES_REQUIRED rtl_vectors)
+
+# The exported round and gemm groups under Icarus Verilog ($fgets testbenches).
+if(MLS_IVERILOG AND MLS_VVP)
+  add_test(NAME rtl.icarus_replay COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/scripts/icarus_replay.sh ${MLS_RTL_VEC}/hex
+                                         ${MLS_IVERILOG} ${MLS_VVP})
+  set_tests_properties(rtl.icarus_replay PROPERTIES FIXTURES_REQUIRED rtl_hex)
+else()
+  message(STATUS "mls-rtl: iverilog/vvp not found: the Icarus testbench test is not registered")
+endif()
+
+# Mutants and the campaign checks in C++ (conformance runner).
+add_executable(mls_rtl_tests test/test_rtl.cpp)
+target_link_libraries(mls_rtl_tests PRIVATE mls_conformance GTest::gtest GTest::gtest_main)
+add_dependencies(mls_rtl_tests mls_rtl_backend ${MLS_RTL_MUTANT_TARGETS})
+target_compile_definitions(mls_rtl_tests PRIVATE MLS_RTL_LIB_DIR="$<TARGET_FILE_DIR:mls_rtl_backend>"
+                                                 MLS_RTL_BACKEND_LIB="$<TARGET_FILE:mls_rtl_backend>")
+gtest_discover_tests(mls_rtl_tests TEST_PREFIX "rtl." DISCOVERY_TIMEOUT 60)
+
+# Figures (not a test): simulated cases/s, latency and throughput in clocks.
+add_executable(mls_rtl_bench test/bench_rtl.cpp)
+target_link_libraries(mls_rtl_bench PRIVATE mls_conformance)
+add_dependencies(mls_rtl_bench mls_rtl_backend)
+target_compile_definitions(mls_rtl_bench PRIVATE MLS_RTL_BACKEND_LIB="$<TARGET_FILE:mls_rtl_backend>")
