@@ -106,7 +106,9 @@ TEST(Verify, RoundPhiloxAndDequantizeFp64AreComparedBitForBit) {
     SCOPED_TRACE(name + " " + ds);
     EXPECT_EQ(rep.exit_code(), 1);
     EXPECT_EQ(rep.per_op.at(name).mismatched, 1) << log;
-    if (!cause.empty()) EXPECT_EQ(rep.per_op.at(name).failures.at(0).value("cause_id", ""), cause);
+    if (!cause.empty()) {
+      EXPECT_EQ(rep.per_op.at(name).failures.at(0).value("cause_id", ""), cause);
+    }
   }
 }
 
