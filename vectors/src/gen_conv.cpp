@@ -183,11 +183,8 @@ class GemmMaker : public Maker {
 };
 
 void add_operand_attrs(Attrs& a, const std::string& p, const Format& f, const Shape& shape) {
-  const GroupLayout L(f, shape);
   put_format_attrs(a, p, f);
-  a[p + "shape"] = std::vector<int64_t>(shape.begin(), shape.end());
-  a[p + "tile"] = std::vector<int64_t>(L.group_shape.begin(), L.group_shape.end());
-  a[p + "group_count"] = L.group_count;
+  put_layout_attrs(a, p, f, shape);
 }
 
 // The format with an operand tile, or nullopt where a format's own layout has another rank.

@@ -413,12 +413,6 @@ std::vector<uint32_t> all_pairs_scales(int level, bool exhaustive) {
   return v;
 }
 
-void add_layout_attrs(Attrs& a, const Format& f, const Shape& shape) {
-  const GroupLayout L(f, shape);
-  a["shape"] = std::vector<int64_t>(shape.begin(), shape.end());
-  a["tile"] = std::vector<int64_t>(L.group_shape.begin(), L.group_shape.end());
-  a["group_count"] = L.group_count;
-}
 
 }  // namespace
 
@@ -440,7 +434,7 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
         p.attrs["stream"] = int64_t(fnv1a(label));
         put_format_attrs(p.attrs, "", f);
         put_rounding_attrs(p.attrs, r);
-        add_layout_attrs(p.attrs, f, s.shape);
+        put_layout_attrs(p.attrs, "", f, s.shape);
         p.maker = std::make_shared<QuantizeMaker>(f, r, s.shape, c.opt.seed, fnv1a(label));
         quant.push_back(std::move(p));
       }
@@ -452,7 +446,7 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
       p.attrs["profile"] = name;
       p.attrs["stream"] = int64_t(fnv1a(label));
       put_format_attrs(p.attrs, "", f);
-      add_layout_attrs(p.attrs, f, s.shape);
+      put_layout_attrs(p.attrs, "", f, s.shape);
       p.maker = std::make_shared<DequantizeMaker>(f, s.shape, c.opt.seed, fnv1a(label));
       deq.push_back(std::move(p));
     }
@@ -470,7 +464,7 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
     p.attrs = base_attrs(Op::dequantize, label);
     p.attrs["profile"] = name;
     put_format_attrs(p.attrs, "", f);
-    add_layout_attrs(p.attrs, f, shape);
+    put_layout_attrs(p.attrs, "", f, shape);
     p.maker = std::make_shared<AllPairsMaker>(f, shape, scales);
     deq.push_back(std::move(p));
   }

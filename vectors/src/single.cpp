@@ -14,13 +14,6 @@ namespace {
 
 std::vector<int64_t> i64s(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
 
-void put_layout(Attrs& a, const std::string& p, const Format& f, const Shape& shape) {
-  const GroupLayout L(f, shape);
-  a[p + "shape"] = i64s(shape);
-  a[p + "tile"] = i64s(L.group_shape);
-  a[p + "group_count"] = L.group_count;
-}
-
 // Allocates every dataset of the table for one case.
 CaseGroup make_group(Op op, Attrs attrs, const std::string& label) {
   CaseGroup g;
@@ -50,8 +43,8 @@ Attrs reduction_attrs(const MlsTensor& a, const MlsTensor& b, const ArithProfile
   Attrs at;
   put_format_attrs(at, "a_", a.format);
   put_format_attrs(at, "b_", b.format);
-  put_layout(at, "a_", a.format, a.shape);
-  put_layout(at, "b_", b.format, b.shape);
+  put_layout_attrs(at, "a_", a.format, a.shape);
+  put_layout_attrs(at, "b_", b.format, b.shape);
   put_arith_attrs(at, arith);
   at["y_shape"] = i64s(y);
   return at;
@@ -79,7 +72,7 @@ CaseGroup single_quantize_group(const Format& f, const Rounding& r, const Shape&
   Attrs at;
   put_format_attrs(at, "", f);
   put_rounding_attrs(at, r);
-  put_layout(at, "", f, shape);
+  put_layout_attrs(at, "", f, shape);
   CaseGroup g = make_group(Op::quantize, std::move(at), label);
   std::vector<float> xf(n);
   for (size_t i = 0; i < n; ++i) {
@@ -103,7 +96,7 @@ CaseGroup single_dequantize_group(const MlsTensor& t, const std::string& label) 
   t.validate();
   Attrs at;
   put_format_attrs(at, "", t.format);
-  put_layout(at, "", t.format, t.shape);
+  put_layout_attrs(at, "", t.format, t.shape);
   CaseGroup g = make_group(Op::dequantize, std::move(at), label);
   const auto f32 = dequantize_fp32(t);
   const auto f64 = dequantize_fp64(t);

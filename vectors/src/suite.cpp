@@ -122,6 +122,13 @@ RoundingMode rounding_mode_from_code(int64_t c, const std::string& where) {
   return modes[c];
 }
 
+void put_layout_attrs(Attrs& a, const std::string& p, const Format& f, const Shape& shape) {
+  const GroupLayout L(f, shape);
+  a[p + "shape"] = std::vector<int64_t>(shape.begin(), shape.end());
+  a[p + "tile"] = std::vector<int64_t>(L.group_shape.begin(), L.group_shape.end());
+  a[p + "group_count"] = L.group_count;
+}
+
 void put_format_attrs(Attrs& a, const std::string& p, const Format& f) {
   a[p + "format"] = f.to_json().dump();
   a[p + "format_short"] = f.short_name();

@@ -161,6 +161,20 @@ void diagnose_round(Verdict& v, uint64_t rule) {
   }
 }
 
+// Case k of outputs/<name> bit for bit; differences go into the verdict
+// (named "name" for one value per case, else "name[i]").
+void compare_bits(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, const std::string& name, Verdict& v) {
+  const Array& e = vg.at(name);
+  const Array& g = rg.at(name);
+  const uint64_t n = e.row_size();
+  for (uint64_t i = 0; i < n; ++i) {
+    if (e.ints[k * n + i] == g.ints[k * n + i]) continue;
+    ++v.diff_count;
+    if (v.diffs.size() < 8)
+      v.diffs.push_back({name.substr(8) + (e.dims.size() > 1 ? "[" + std::to_string(i) + "]" : ""), e.ints[k * n + i], g.ints[k * n + i]});
+  }
+}
+
 // round and philox: bit-for-bit comparison of the outputs, with the status rules.
 CaseResult judge_plain(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, const std::vector<std::string>& outs) {
   CaseResult r;
@@ -184,18 +198,7 @@ CaseResult judge_plain(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, con
     r.verdict.cause = "the spec makes this case an error (status 1); the implementation produced outputs";
     return r;
   }
-  for (const auto& name : outs) {
-    const Array& e = vg.at(name);
-    const Array& g = rg.at(name);
-    const uint64_t n = e.row_size();
-    for (uint64_t i = 0; i < n; ++i) {
-      if (e.ints[k * n + i] == g.ints[k * n + i]) continue;
-      ++r.verdict.diff_count;
-      if (r.verdict.diffs.size() < 8)
-        r.verdict.diffs.push_back({name.substr(8) + (n > 1 ? "[" + std::to_string(i) + "]" : ""), e.ints[k * n + i],
-                                   g.ints[k * n + i]});
-    }
-  }
+  for (const auto& name : outs) compare_bits(vg, rg, k, name, r.verdict);
   r.verdict.pass = r.verdict.diff_count == 0;
   if (!r.verdict.pass) {
     if (vg.op == Op::round) {
@@ -273,14 +276,7 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, Tier conv_tier
         backend.t_.reset();
         // dequantize: the fp64 output is compared bit for bit as well (4.7).
         if (vg.op == Op::dequantize && r.status == Status::ok && r.verdict.pass) {
-          const Array& e = vg.at("outputs/fp64");
-          const Array& g = rg->at("outputs/fp64");
-          const uint64_t n = e.row_size();
-          for (uint64_t i = 0; i < n; ++i) {
-            if (e.ints[k * n + i] == g.ints[k * n + i]) continue;
-            if (r.verdict.diffs.size() < 8) r.verdict.diffs.push_back({"fp64[" + std::to_string(i) + "]", e.ints[k * n + i], g.ints[k * n + i]});
-            ++r.verdict.diff_count;
-          }
+          compare_bits(vg, *rg, k, "outputs/fp64", r.verdict);
           if (r.verdict.diff_count > 0) {
             r.verdict.pass = false;
             r.verdict.cause_id = "fp64_rounding";

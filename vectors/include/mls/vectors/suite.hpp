@@ -181,6 +181,8 @@ std::vector<Dyadic> reduction_exact(const CaseGroup& g, uint64_t k);
 // Attributes describing a format: "<prefix>format" (JSON text),
 // "<prefix>format_short" and the numeric fields of spec 8.3.
 void put_format_attrs(Attrs& a, const std::string& prefix, const Format& f);
+// "<prefix>shape", "<prefix>tile" (the resolved group shape, 2.4) and "<prefix>group_count" (8.3.2).
+void put_layout_attrs(Attrs& a, const std::string& prefix, const Format& f, const Shape& shape);
 void put_rounding_attrs(Attrs& a, const Rounding& r);
 void put_arith_attrs(Attrs& a, const ArithProfile& p);
 int64_t rounding_mode_code(RoundingMode m);  // rne 0, rna 1, rtz 2, rup 3, rdn 4, rto 5, sr 6
