@@ -23,42 +23,17 @@
 #include "mls/philox.hpp"
 #include "mls/tensor.hpp"
 #include "mls_backend.h"
+#include "mls/conformance/abi.hpp"
 
 namespace {
 
-const mls_backend_v1& fast() {
-  static const mls_backend_v1* api = mls_backend_get(MLS_BACKEND_ABI_VERSION);
+const mls_backend_v2& fast() {
+  static const mls_backend_v2* api = mls_backend_get(MLS_BACKEND_ABI_VERSION);
   return *api;
 }
 
-mls_format_v1 cformat(const mls::Format& f) {
-  mls_format_v1 c{};
-  c.elem_exp_bits = f.element.exp_bits;
-  c.elem_man_bits = f.element.man_bits;
-  c.elem_bias = f.element.bias;
-  c.elem_zero = f.element.zero == mls::ZeroMode::zero_only ? MLS_ZERO_ONLY : MLS_ZERO_SUBNORMAL;
-  c.scale_exp_bits = f.group_scale.exp_bits;
-  c.scale_man_bits = f.group_scale.man_bits;
-  c.scale_policy = MLS_SCALE_CEIL;
-  c.signed_zero = MLS_SIGNED_ZERO_PRESERVE;
-  c.overflow = MLS_OVERFLOW_SATURATE;
-  c.group_rank = static_cast<int32_t>(f.group_shape.size());
-  c.group_shape = f.group_shape.data();
-  return c;
-}
-
-mls_tensor_v1 ctensor(const mls::MlsTensor& t) {
-  mls_tensor_v1 c{};
-  c.format = cformat(t.format);
-  c.rank = static_cast<int32_t>(t.shape.size());
-  c.shape = t.shape.data();
-  c.tensor_scale = t.tensor_scale;
-  c.group_count = t.group_scales.size();
-  c.group_scales = t.group_scales.data();
-  c.element_count = t.elements.size();
-  c.elements = t.elements.data();
-  return c;
-}
+using mls::conformance::AbiFormat;
+using mls::conformance::AbiTensor;
 
 // Activation-like data: normal values whose scale varies by channel.
 std::vector<float> activations(const mls::Shape& s, uint64_t seed) {
@@ -114,8 +89,9 @@ void golden_quantize(benchmark::State& st, const char* fmt) {
 void fast_quantize(benchmark::State& st, const char* fmt) {
   const int sr = static_cast<int>(st.range(0));
   const mls::Format f = mls::parse_format(fmt);
-  const mls_format_v1 cf = cformat(f);
-  const mls_rounding_v1 cr{sr ? MLS_SR : MLS_RNE, 8};
+  const AbiFormat af(f, kQShape);
+  const mls_format_v2& cf = af.f;
+  const mls_rounding_v2 cr{sr ? MLS_SR : MLS_RNE, 8};
   const QInput& in = qinput();
   uint64_t groups = 0;
   fast().group_count(&cf, 4, kQShape.data(), &groups);
@@ -124,7 +100,7 @@ void fast_quantize(benchmark::State& st, const char* fmt) {
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : st) {
     const int32_t status =
-        fast().quantize(&cf, 4, kQShape.data(), in.xbits.data(), in.xbits.size(), &cr, in.words.data(), in.words.size(),
+        fast().quantize(&cf, 4, kQShape.data(), in.xbits.data(), in.xbits.size(), &cr, MLS_QARITH_EXACT, in.words.data(), in.words.size(),
                         nullptr, &ts, gs.data(), gs.size(), el.data(), el.size());
     if (status != MLS_OK) st.SkipWithError(fast().last_error());
     benchmark::DoNotOptimize(el.data());
@@ -212,8 +188,9 @@ void golden_conv(benchmark::State& st, const char* fmt) {
 
 void fast_conv(benchmark::State& st, const char* fmt) {
   const ConvInput& c = conv_input(fmt);
-  const mls_tensor_v1 a = ctensor(c.a), b = ctensor(c.b);
-  const mls_conv2d_v1 p{MLS_PASS_FWD, {1, 1}, {1, 1}, {1, 1}, 1};
+  const AbiTensor at(c.a), bt(c.b);
+  const mls_tensor_v2 &a = at.t, &b = bt.t;
+  const mls_conv2d_v2 p{MLS_PASS_FWD, {1, 1}, {1, 1}, {1, 1}, 1};
   std::vector<uint32_t> y(8 * 16 * 32 * 32);
   const auto t0 = std::chrono::steady_clock::now();
   for (auto _ : st) {

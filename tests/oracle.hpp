@@ -73,7 +73,8 @@ inline std::string describe(const mls::Minifloat& f) {
   const char* z = f.zero == mls::ZeroMode::subnormal ? "subnormal" : f.zero == mls::ZeroMode::zero_only ? "zero_only" : "none";
   return std::string(f.is_signed ? "signed" : "unsigned") + " E=" + std::to_string(f.exp_bits) +
          " M=" + std::to_string(f.man_bits) + " bias=" + std::to_string(f.bias) + " zero=" + z +
-         (f.nonfinite == mls::NonFinite::ieee ? " ieee" : "");
+         (f.specials == mls::Specials::ieee ? " ieee" : f.specials == mls::Specials::nan_all_ones ? " nan_all_ones" : "") +
+         (f.encoding == mls::Encoding::twos_complement ? " twos_complement" : "");
 }
 // A gtest-safe identifier for a descriptor, e.g. e2m1_b3_sub, g4m1.
 inline std::string ident(const mls::Minifloat& f) {
@@ -85,7 +86,7 @@ inline std::string ident(const mls::Minifloat& f) {
 }
 
 inline mls::Minifloat element(int e, int m, int bias, mls::ZeroMode z = mls::ZeroMode::subnormal) {
-  return mls::Minifloat{true, e, m, bias, z, mls::NonFinite::none};
+  return mls::Minifloat{true, e, m, bias, z, mls::Specials::none, mls::Encoding::sign_magnitude};
 }
 inline int default_bias(int e) { return e == 0 ? 0 : (1 << e) - 1; }
 
@@ -117,7 +118,7 @@ inline const std::vector<mls::Minifloat>& small_group_formats() {
   static const std::vector<mls::Minifloat> v = [] {
     std::vector<mls::Minifloat> r;
     for (int e = 1; e <= 6; ++e)
-      for (int m = 0; m <= 2; ++m) r.push_back(mls::Minifloat{false, e, m, (1 << e) - 1, mls::ZeroMode::none, mls::NonFinite::none});
+      for (int m = 0; m <= 2; ++m) r.push_back(mls::Minifloat{false, e, m, (1 << e) - 1, mls::ZeroMode::none, mls::Specials::none, mls::Encoding::sign_magnitude});
     return r;
   }();
   return v;

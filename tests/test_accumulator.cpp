@@ -226,7 +226,7 @@ TEST(Accumulator, AlignmentAgreesWithTheRoundingRoutineOnAFixedPointGrid) {
           MlsTensor b = a;
           b.elements = {y};
           const Dyadic p = f.element.decode(x) * f.element.decode(y);
-          Minifloat grid{true, 0, 20, static_cast<int>(1 - 20 + F), ZeroMode::subnormal, NonFinite::none};
+          Minifloat grid{true, 0, 20, static_cast<int>(1 - 20 + F), ZeroMode::subnormal, Specials::none, Encoding::sign_magnitude};
           const RoundResult rr = round_to_grid(grid, RoundInput{p.sign() < 0, p.abs(), Dyadic::from_int(1)},
                                                Rounding{m, 8}, 0, OverflowPolicy::error);
           const Dyadic want = grid.decode(rr.code);

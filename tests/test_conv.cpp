@@ -391,10 +391,11 @@ TEST(ConvErrors, UnusableOperandsNameTheField) {
   expect_error([&] { conv2d(ts, c.W, g.params(ConvPass::fwd)); }, "a.tensor_scale");
   ts.tensor_scale = 0x80000000u;
   expect_error([&] { conv2d(ts, c.W, g.params(ConvPass::fwd)); }, "a.tensor_scale");
-  // A format that is not an MLS format (IEEE non-finite codes).
+  // A non-finite operand (an Inf code of an ieee element format, 6.11).
   MlsTensor ieee = c.A;
-  ieee.format.element.nonfinite = NonFinite::ieee;
-  expect_error([&] { conv2d(ieee, c.W, g.params(ConvPass::fwd)); }, "a.element.nonfinite");
+  ieee.format.element.specials = Specials::ieee;
+  ieee.elements[1] = static_cast<uint32_t>(ieee.format.element.inf_code(true));
+  expect_error([&] { conv2d(ieee, c.W, g.params(ConvPass::fwd)); }, "a.elements[1] is Inf");
   // Elements and shape disagree.
   MlsTensor short_el = c.W;
   short_el.elements.pop_back();

@@ -74,7 +74,7 @@ void check_every_code(const mls::Minifloat& f) {
 class ElementDecode : public ::testing::TestWithParam<mls::Minifloat> {};
 TEST_P(ElementDecode, EveryCodeMatchesTheSection1Formula) {
   const mls::Minifloat f = GetParam();
-  EXPECT_NO_THROW(f.validate("element")) << oracle::describe(f);
+  EXPECT_NO_THROW(f.validate(mls::GridRole::element)) << oracle::describe(f);
   check_every_code(f);
 }
 INSTANTIATE_TEST_SUITE_P(SmallElementFormats, ElementDecode, ::testing::ValuesIn(oracle::small_element_formats()),
@@ -84,7 +84,7 @@ class GroupScaleDecode : public ::testing::TestWithParam<mls::Minifloat> {};
 TEST_P(GroupScaleDecode, EveryCodeIsATwoPowerShiftTimesOnePlusFraction) {
   const mls::Minifloat f = GetParam();
   SCOPED_TRACE(oracle::describe(f));
-  EXPECT_NO_THROW(f.validate("group_scale"));
+  EXPECT_NO_THROW(f.validate(mls::GridRole::group_scale));
   EXPECT_EQ(f, mls::Minifloat::group_scale(f.exp_bits, f.man_bits));
   check_every_code(f);
   // spec 2: values 2^-k (1 + f/2^Mg), k = 0..2^Eg-1; g_max = 2 - 2^-Mg, g_min = 2^-(2^Eg-1).
@@ -112,7 +112,7 @@ TEST(DecodeInvalid, ZeroOnlyRejectsExponentZeroWithNonZeroMantissa) {
         EXPECT_THROW(f.decode(c), mls::Error) << hex(c);
       }
   }
-  const mls::Minifloat z{true, 2, 1, 3, mls::ZeroMode::zero_only, mls::NonFinite::none};
+  const mls::Minifloat z{true, 2, 1, 3, mls::ZeroMode::zero_only, mls::Specials::none, mls::Encoding::sign_magnitude};
   try {
     z.decode(0x9);  // -0 row, f = 1
     ADD_FAILURE() << "no error for code 0x9";

@@ -20,6 +20,7 @@
 #include "mls/error.hpp"
 #include "mls/tensor.hpp"
 #include "mls_backend.h"
+#include "mls/conformance/abi.hpp"
 
 #ifndef MLS_FAST_BACKEND_LIB
 #error "MLS_FAST_BACKEND_LIB (path of libmls_fast_backend.so) is defined by conformance/backends/fast/tests.cmake"
@@ -36,7 +37,7 @@ using mls::Shape;
 
 struct Lib {
   void* handle = nullptr;
-  const mls_backend_v1* api = nullptr;
+  const mls_backend_v2* api = nullptr;
   std::string mutant;
   std::string error;
 };
@@ -61,7 +62,7 @@ const Lib& load(const std::string& path) {
   return cache.emplace(path, std::move(lib)).first->second;
 }
 
-const mls_backend_v1* fast() {
+const mls_backend_v2* fast() {
   const Lib& l = load(MLS_FAST_BACKEND_LIB);
   if (!l.api) throw std::runtime_error("cannot load " MLS_FAST_BACKEND_LIB ": " + l.error);
   return l.api;
@@ -77,34 +78,20 @@ std::vector<std::string> mutant_names() {
 
 // ---- descriptors to the C ABI (pointers into the C++ objects) ------------------
 
-mls_format_v1 cformat(const Format& f) {
-  mls_format_v1 c{};
-  c.elem_exp_bits = f.element.exp_bits;
-  c.elem_man_bits = f.element.man_bits;
-  c.elem_bias = f.element.bias;
-  c.elem_zero = f.element.zero == mls::ZeroMode::zero_only ? MLS_ZERO_ONLY : MLS_ZERO_SUBNORMAL;
-  c.scale_exp_bits = f.group_scale.exp_bits;
-  c.scale_man_bits = f.group_scale.man_bits;
-  c.scale_policy = f.scale_policy == mls::ScalePolicy::ceil      ? MLS_SCALE_CEIL
-                   : f.scale_policy == mls::ScalePolicy::nearest ? MLS_SCALE_NEAREST
-                                                                 : MLS_SCALE_FLOOR;
-  c.signed_zero = f.signed_zero == mls::SignedZero::positive ? MLS_SIGNED_ZERO_POSITIVE : MLS_SIGNED_ZERO_PRESERVE;
-  c.overflow = f.overflow == mls::OverflowPolicy::error ? MLS_OVERFLOW_ERROR : MLS_OVERFLOW_SATURATE;
+// The format's own group shape (empty: the default layout, group_rank 0); the
+// struct points into `f`.
+mls_format_v2 cformat(const Format& f) {
+  mls::conformance::AbiFormat a(f, Shape(f.group_shape.size() ? f.group_shape.size() : 1, 1));
+  mls_format_v2 c = a.f;
   c.group_rank = static_cast<int32_t>(f.group_shape.size());
   c.group_shape = f.group_shape.data();
   return c;
 }
 
-mls_rounding_v1 crounding(const mls::Rounding& r) {
-  static const std::map<mls::RoundingMode, int32_t> m = {
-      {mls::RoundingMode::rne, MLS_RNE}, {mls::RoundingMode::rna, MLS_RNA}, {mls::RoundingMode::rtz, MLS_RTZ},
-      {mls::RoundingMode::rup, MLS_RUP}, {mls::RoundingMode::rdn, MLS_RDN}, {mls::RoundingMode::rto, MLS_RTO},
-      {mls::RoundingMode::sr, MLS_SR}};
-  return mls_rounding_v1{m.at(r.mode), r.sr_bits};
-}
+mls_rounding_v2 crounding(const mls::Rounding& r) { return mls::conformance::abi_rounding(r); }
 
-mls_tensor_v1 ctensor(const MlsTensor& t) {
-  mls_tensor_v1 c{};
+mls_tensor_v2 ctensor(const MlsTensor& t) {
+  mls_tensor_v2 c{};
   c.format = cformat(t.format);
   c.rank = static_cast<int32_t>(t.shape.size());
   c.shape = t.shape.data();
@@ -179,9 +166,9 @@ struct CCase {
 };
 
 // "" when the backend agrees with the reference bit for bit, else what differs.
-std::string run_quantize(const mls_backend_v1* api, const QCase& c) {
-  const mls_format_v1 cf = cformat(c.f);
-  const mls_rounding_v1 cr = crounding(c.r);
+std::string run_quantize(const mls_backend_v2* api, const QCase& c) {
+  const mls_format_v2 cf = cformat(c.f);
+  const mls_rounding_v2 cr = crounding(c.r);
   std::vector<uint32_t> x(c.x.size());
   for (size_t i = 0; i < x.size(); ++i) x[i] = fbits(c.x[i]);
   uint64_t groups = 0;
@@ -191,7 +178,7 @@ std::string run_quantize(const mls_backend_v1* api, const QCase& c) {
   std::vector<uint32_t> gs(groups), el(x.size());
   const uint32_t st = c.st.value_or(0);
   const int32_t status =
-      api->quantize(&cf, static_cast<int32_t>(c.shape.size()), c.shape.data(), x.data(), x.size(), &cr, c.rand.data(),
+      api->quantize(&cf, static_cast<int32_t>(c.shape.size()), c.shape.data(), x.data(), x.size(), &cr, MLS_QARITH_EXACT, c.rand.data(),
                     c.rand.size(), c.st ? &st : nullptr, &ts, gs.data(), gs.size(), el.data(), el.size());
   if (c.ref_error)
     return status == MLS_ERR_INPUT
@@ -210,8 +197,8 @@ std::string run_quantize(const mls_backend_v1* api, const QCase& c) {
   return "";
 }
 
-std::string run_dequantize(const mls_backend_v1* api, const DCase& c) {
-  const mls_tensor_v1 t = ctensor(c.t);
+std::string run_dequantize(const mls_backend_v2* api, const DCase& c) {
+  const mls_tensor_v2 t = ctensor(c.t);
   std::vector<uint32_t> y(c.t.elements.size());
   if (api->dequantize(&t, y.data(), y.size()) != MLS_OK) return std::string("status: ") + api->last_error();
   for (size_t i = 0; i < y.size(); ++i)
@@ -221,15 +208,15 @@ std::string run_dequantize(const mls_backend_v1* api, const DCase& c) {
   return "";
 }
 
-std::string run_conv(const mls_backend_v1* api, const CCase& c) {
-  const mls_tensor_v1 a = ctensor(c.a), b = ctensor(c.b);
+std::string run_conv(const mls_backend_v2* api, const CCase& c) {
+  const mls_tensor_v2 a = ctensor(c.a), b = ctensor(c.b);
   const size_t n = c.ref_error ? 1 << 16 : c.ref.size();
   std::vector<uint32_t> y(n);
   int32_t status;
   if (c.gemm) {
     status = api->gemm(&a, &b, nullptr, y.data(), y.size());
   } else {
-    mls_conv2d_v1 p{};
+    mls_conv2d_v2 p{};
     p.pass = c.p.pass == mls::ConvPass::fwd        ? MLS_PASS_FWD
              : c.p.pass == mls::ConvPass::bwd_data ? MLS_PASS_BWD_DATA
                                                    : MLS_PASS_BWD_WEIGHT;
@@ -549,7 +536,7 @@ struct Mismatches {
   int total() const { return quantize + dequantize + conv; }
 };
 
-Mismatches run_battery(const mls_backend_v1* api, bool report) {
+Mismatches run_battery(const mls_backend_v2* api, bool report) {
   const Battery& b = battery();
   Mismatches m;
   auto note = [&](int& counter, const std::string& what) {
@@ -572,7 +559,7 @@ TEST(FastBackend, LoadsThroughTheCAbi) {
   const Lib& l = load(MLS_FAST_BACKEND_LIB);
   ASSERT_NE(l.api, nullptr) << l.error;
   EXPECT_EQ(l.api->abi_version, MLS_BACKEND_ABI_VERSION);
-  EXPECT_EQ(l.api->struct_size, sizeof(mls_backend_v1));
+  EXPECT_EQ(l.api->struct_size, sizeof(mls_backend_v2));
   EXPECT_STREQ(l.api->name(), "mls-fast 0.1");
   EXPECT_EQ(l.mutant, "");
   auto get = reinterpret_cast<mls_backend_get_fn>(dlsym(l.handle, MLS_BACKEND_ENTRY));
@@ -724,18 +711,18 @@ struct QuantizeCall {
   Format f = mls::parse_format("mls-e2m1");
   Shape shape{1, 2, 2, 2};
   std::vector<uint32_t> x = std::vector<uint32_t>(8, 0x3f800000u);
-  mls_rounding_v1 r{MLS_RNE, 8};
+  mls_rounding_v2 r{MLS_RNE, 8};
   std::vector<uint32_t> rand;
   uint64_t gcap = 2, ecap = 8;
-  mls_format_v1 cf{};
+  mls_format_v2 cf{};
   int32_t operator()() {
     cf = cformat(f);
     return (*this)(cf);
   }
-  int32_t operator()(const mls_format_v1& c) {
+  int32_t operator()(const mls_format_v2& c) {
     uint32_t ts;
     std::vector<uint32_t> gs(16), el(64);
-    return fast()->quantize(&c, static_cast<int32_t>(shape.size()), shape.data(), x.data(), x.size(), &r,
+    return fast()->quantize(&c, static_cast<int32_t>(shape.size()), shape.data(), x.data(), x.size(), &r, MLS_QARITH_EXACT,
                             rand.empty() ? nullptr : rand.data(), rand.size(), nullptr, &ts, gs.data(), gcap, el.data(),
                             ecap);
   }
@@ -772,34 +759,34 @@ TEST(FastBackendErrors, QuantizeRejectsBadInputNamingTheField) {
   }
   struct FieldCase {
     const char* mentions;
-    void (*edit)(mls_format_v1&);
+    void (*edit)(mls_format_v2&);
   };
   const FieldCase fields[] = {
-      {"format.element.exp_bits = 9", [](mls_format_v1& f) { f.elem_exp_bits = 9; }},
-      {"format.element.man_bits = 24", [](mls_format_v1& f) { f.elem_man_bits = 24; }},
-      {"format.element.bias", [](mls_format_v1& f) { f.elem_bias = 100001; }},
-      {"format.element.zero", [](mls_format_v1& f) { f.elem_zero = 2; }},
-      {"format.group_scale.exp_bits = 0", [](mls_format_v1& f) { f.scale_exp_bits = 0; }},
-      {"format.group_scale.man_bits = 24", [](mls_format_v1& f) { f.scale_man_bits = 24; }},
-      {"format.scale_policy", [](mls_format_v1& f) { f.scale_policy = 3; }},
-      {"format.signed_zero", [](mls_format_v1& f) { f.signed_zero = -1; }},
-      {"format.overflow", [](mls_format_v1& f) { f.overflow = 2; }},
-      {"zero_only needs exp_bits >= 1", [](mls_format_v1& f) { f.elem_exp_bits = 0, f.elem_zero = MLS_ZERO_ONLY; }},
-      {"leaves only the value zero", [](mls_format_v1& f) { f.elem_exp_bits = 0, f.elem_man_bits = 0; }},
+      {"format.element.exp_bits = 9", [](mls_format_v2& f) { f.element.exp_bits = 9; }},
+      {"format.element.man_bits = 24", [](mls_format_v2& f) { f.element.man_bits = 24; }},
+      {"format.element.bias", [](mls_format_v2& f) { f.element.bias = 100001; }},
+      {"format.element.zero", [](mls_format_v2& f) { f.element.zero = 3; }},
+      {"format.group_scale.exp_bits = 0", [](mls_format_v2& f) { f.scale.exp_bits = 0; }},
+      {"format.group_scale.man_bits = 24", [](mls_format_v2& f) { f.scale.man_bits = 24; }},
+      {"format.scale_policy", [](mls_format_v2& f) { f.scale_policy = 4; }},
+      {"format.signed_zero", [](mls_format_v2& f) { f.signed_zero = -1; }},
+      {"format.overflow", [](mls_format_v2& f) { f.overflow = 4; }},
+      {"zero_only needs exp_bits >= 1", [](mls_format_v2& f) { f.element.exp_bits = 0, f.element.zero = MLS_ZERO_ONLY; }},
+      {"leaves only the value zero", [](mls_format_v2& f) { f.element.exp_bits = 0, f.element.man_bits = 0; }},
       {"format.group_shape has 2 entries",
-       [](mls_format_v1& f) {
+       [](mls_format_v2& f) {
          static const int64_t gs[2] = {1, 1};
          f.group_rank = 2, f.group_shape = gs;
        }},
       {"format.group_shape[1] = -1",
-       [](mls_format_v1& f) {
+       [](mls_format_v2& f) {
          static const int64_t gs[4] = {1, -1, 0, 0};
          f.group_rank = 4, f.group_shape = gs;
        }},
   };
   for (const auto& fc : fields) {
     QuantizeCall c;
-    mls_format_v1 cf = cformat(c.f);
+    mls_format_v2 cf = cformat(c.f);
     fc.edit(cf);
     expect_error(c(cf), MLS_ERR_INPUT, fc.mentions);
   }
@@ -827,13 +814,13 @@ TEST(FastBackendErrors, QuantizeRejectsBadInputNamingTheField) {
   {
     // overflow = error: an element beyond q_max under a static tensor scale.
     const Format f = mls::parse_format("e2m1.g4m1:floor:ovf_error");
-    const mls_format_v1 cf = cformat(f);
+    const mls_format_v2 cf = cformat(f);
     const int64_t shape[1] = {3};
     const uint32_t x[3] = {0x3f800000u, 0x40400000u, 0x3f000000u};  // 1, 3, 0.5
     const uint32_t st = 0x3f000000u;                                // 0.5: 3 / 0.5 = 6 > q_max * g_max
-    const mls_rounding_v1 r{MLS_RNE, 8};
+    const mls_rounding_v2 r{MLS_RNE, 8};
     uint32_t ts, gs[1], el[3];
-    expect_error(fast()->quantize(&cf, 1, shape, x, 3, &r, nullptr, 0, &st, &ts, gs, 1, el, 3), MLS_ERR_INPUT, "x[1]");
+    expect_error(fast()->quantize(&cf, 1, shape, x, 3, &r, MLS_QARITH_EXACT, nullptr, 0, &st, &ts, gs, 1, el, 3), MLS_ERR_INPUT, "x[1]");
   }
 }
 
@@ -842,7 +829,7 @@ TEST(FastBackendErrors, DequantizeRejectsInvalidTensors) {
   const MlsTensor good = random_tensor(g, mls::parse_format("e2m1z.g4m1"), {1, 2, 2, 2}, false);
   std::vector<uint32_t> y(8);
   {
-    const mls_tensor_v1 t = ctensor(good);
+    const mls_tensor_v2 t = ctensor(good);
     EXPECT_EQ(fast()->dequantize(&t, y.data(), y.size()), MLS_OK) << fast()->last_error();
     expect_error(fast()->dequantize(&t, y.data(), 7), MLS_ERR_BUFFER, "y_out");
     expect_error(fast()->dequantize(nullptr, y.data(), 8), MLS_ERR_INPUT, "tensor is NULL");
@@ -850,30 +837,30 @@ TEST(FastBackendErrors, DequantizeRejectsInvalidTensors) {
   {
     MlsTensor t = good;
     t.elements[3] = 0x1;  // exponent field 0, mantissa 1: not a code of a zero_only format
-    const mls_tensor_v1 c = ctensor(t);
+    const mls_tensor_v2 c = ctensor(t);
     expect_error(fast()->dequantize(&c, y.data(), 8), MLS_ERR_INPUT,
                  "tensor.elements[3] = 1 is not a valid code of e2m1z");
   }
   {
     MlsTensor t = good;
     t.elements[7] = 16;  // beyond 4 bits
-    const mls_tensor_v1 c = ctensor(t);
+    const mls_tensor_v2 c = ctensor(t);
     expect_error(fast()->dequantize(&c, y.data(), 8), MLS_ERR_INPUT, "tensor.elements[7]");
   }
   {
     MlsTensor t = good;
     t.group_scales[1] = 32;
-    const mls_tensor_v1 c = ctensor(t);
+    const mls_tensor_v2 c = ctensor(t);
     expect_error(fast()->dequantize(&c, y.data(), 8), MLS_ERR_INPUT, "tensor.group_scales[1] = 32");
   }
   for (uint32_t ts : {0u, 0x80000000u, 0xbf800000u, 0x7f800000u, 0x7fc00000u}) {
     MlsTensor t = good;
     t.tensor_scale = ts;
-    const mls_tensor_v1 c = ctensor(t);
+    const mls_tensor_v2 c = ctensor(t);
     expect_error(fast()->dequantize(&c, y.data(), 8), MLS_ERR_INPUT, "tensor.tensor_scale " + hex(ts));
   }
   {
-    mls_tensor_v1 c = ctensor(good);
+    mls_tensor_v2 c = ctensor(good);
     c.element_count = 7;
     expect_error(fast()->dequantize(&c, y.data(), 8), MLS_ERR_INPUT, "tensor.elements has 7 codes");
     c = ctensor(good);
@@ -886,9 +873,9 @@ TEST(FastBackendErrors, ConvAndGemmRejectBadGeometryAndProfiles) {
   Rng g(2);
   const Format f = mls::parse_format("mls-e2m1");
   const MlsTensor X = random_tensor(g, f, {1, 4, 5, 5}, false), Wt = random_tensor(g, f, {2, 2, 3, 3}, false);
-  const mls_tensor_v1 a = ctensor(X), b = ctensor(Wt);
+  const mls_tensor_v2 a = ctensor(X), b = ctensor(Wt);
   std::vector<uint32_t> y(1024);
-  mls_conv2d_v1 p{MLS_PASS_FWD, {1, 1}, {0, 0}, {1, 1}, 2};
+  mls_conv2d_v2 p{MLS_PASS_FWD, {1, 1}, {0, 0}, {1, 1}, 2};
   EXPECT_EQ(fast()->conv2d(&p, &a, &b, nullptr, 0, nullptr, y.data(), y.size()), MLS_OK) << fast()->last_error();
   EXPECT_EQ(fast()->conv2d(&p, &a, &b, "exact", 0, nullptr, y.data(), y.size()), MLS_OK);
   expect_error(fast()->conv2d(&p, &a, &b, nullptr, 0, nullptr, y.data(), 10), MLS_ERR_BUFFER, "y_out");
@@ -899,7 +886,7 @@ TEST(FastBackendErrors, ConvAndGemmRejectBadGeometryAndProfiles) {
                "arith is not valid JSON");
   expect_error(fast()->conv2d(&p, &a, &b, R"({"profile":"exact","width":3})", 0, nullptr, y.data(), y.size()),
                MLS_ERR_INPUT, "arith.width");
-  mls_conv2d_v1 q = p;
+  mls_conv2d_v2 q = p;
   q.groups = 3;
   expect_error(fast()->conv2d(&q, &a, &b, nullptr, 0, nullptr, y.data(), y.size()), MLS_ERR_INPUT,
                "not divisible by groups = 3");
@@ -922,35 +909,35 @@ TEST(FastBackendErrors, ConvAndGemmRejectBadGeometryAndProfiles) {
   expect_error(fast()->conv2d(&q, &a, &b, nullptr, 4, wshape, y.data(), y.size()), MLS_ERR_INPUT,
                "b.shape[0] = 2 (dY N)");
   const MlsTensor v = random_tensor(g, f, {5}, false);
-  const mls_tensor_v1 cv = ctensor(v);
+  const mls_tensor_v2 cv = ctensor(v);
   expect_error(fast()->conv2d(&p, &cv, &b, nullptr, 0, nullptr, y.data(), y.size()), MLS_ERR_INPUT,
                "a.shape has rank 1");
   const MlsTensor A = random_tensor(g, f, {3, 4}, false), B = random_tensor(g, f, {5, 2}, false);
-  const mls_tensor_v1 ca = ctensor(A), cb = ctensor(B);
+  const mls_tensor_v2 ca = ctensor(A), cb = ctensor(B);
   expect_error(fast()->gemm(&ca, &cb, nullptr, y.data(), y.size()), MLS_ERR_INPUT, "b.shape[0] = 5 (K)");
   expect_error(fast()->gemm(&ca, &a, nullptr, y.data(), y.size()), MLS_ERR_INPUT, "b.shape has rank 4");
 }
 
 TEST(FastBackendErrors, CapabilityQueryAndGroupCount) {
-  const mls_format_v1 cf = cformat(mls::parse_format("mls-e2m4"));
-  const mls_rounding_v1 sr{MLS_SR, 13};
+  const mls_format_v2 cf = cformat(mls::parse_format("mls-e2m4"));
+  const mls_rounding_v2 sr{MLS_SR, 13};
   for (int32_t op = MLS_OP_QUANTIZE; op <= MLS_OP_GEMM; ++op)
-    EXPECT_EQ(fast()->supports(op, &cf, &sr, nullptr), MLS_OK) << op << ": " << fast()->last_error();
-  EXPECT_EQ(fast()->supports(MLS_OP_QUANTIZE, nullptr, nullptr, nullptr), MLS_OK);
-  expect_error(fast()->supports(99, &cf, &sr, nullptr), MLS_ERR_UNSUPPORTED, "op 99");
-  expect_error(fast()->supports(MLS_OP_GEMM, &cf, nullptr, R"({"profile":"accumulator"})"), MLS_ERR_UNSUPPORTED,
+    EXPECT_EQ(fast()->supports(op, &cf, &sr, MLS_QARITH_EXACT, nullptr), MLS_OK) << op << ": " << fast()->last_error();
+  EXPECT_EQ(fast()->supports(MLS_OP_QUANTIZE, nullptr, nullptr, MLS_QARITH_EXACT, nullptr), MLS_OK);
+  expect_error(fast()->supports(99, &cf, &sr, MLS_QARITH_EXACT, nullptr), MLS_ERR_UNSUPPORTED, "op 99");
+  expect_error(fast()->supports(MLS_OP_GEMM, &cf, nullptr, MLS_QARITH_EXACT, R"({"profile":"accumulator"})"), MLS_ERR_UNSUPPORTED,
                "accumulator");
-  mls_format_v1 badf = cf;
-  badf.scale_exp_bits = 9;
-  expect_error(fast()->supports(MLS_OP_QUANTIZE, &badf, nullptr, nullptr), MLS_ERR_INPUT, "group_scale.exp_bits = 9");
-  const mls_rounding_v1 badr{MLS_SR, 0};
-  expect_error(fast()->supports(MLS_OP_QUANTIZE, &cf, &badr, nullptr), MLS_ERR_INPUT, "rounding.bits = 0");
+  mls_format_v2 badf = cf;
+  badf.scale.exp_bits = 9;
+  expect_error(fast()->supports(MLS_OP_QUANTIZE, &badf, nullptr, MLS_QARITH_EXACT, nullptr), MLS_ERR_INPUT, "group_scale.exp_bits = 9");
+  const mls_rounding_v2 badr{MLS_SR, 0};
+  expect_error(fast()->supports(MLS_OP_QUANTIZE, &cf, &badr, MLS_QARITH_EXACT, nullptr), MLS_ERR_INPUT, "rounding.bits = 0");
   Rng g(9);
   for (int i = 0; i < 200; ++i) {
     Format f = random_format(g);
     const Shape s = random_shape(g, 500);
     f.group_shape = random_group_shape(g, s);
-    const mls_format_v1 c = cformat(f);
+    const mls_format_v2 c = cformat(f);
     uint64_t n = 0;
     ASSERT_EQ(fast()->group_count(&c, static_cast<int32_t>(s.size()), s.data(), &n), MLS_OK);
     EXPECT_EQ(n, static_cast<uint64_t>(mls::GroupLayout(f, s).group_count)) << f.short_name() << " " << shape_text(s);

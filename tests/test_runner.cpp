@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mls/conformance/campaign.hpp"
+#include "mls/conformance/generate.hpp"
 #include "mls/error.hpp"
 
 using namespace mls;
@@ -19,7 +20,7 @@ const std::string kMls = std::string(MLS_BINARY_DIR) + "/tools/mls";
 
 Case small_quantize_case() {
   Case c;
-  c.op = "quantize";
+  c.op = Op::quantize;
   c.q.format = parse_format("mls-e2m1");
   c.q.shape = {1, 1, 2, 2};
   c.q.x = {0x3f800000u, 0xbf400000u, 0x3e99999au, 0x00000000u};
@@ -50,11 +51,11 @@ TEST(RunnerProcess, GoldenServedOverProtocolPassesRandomCampaign) {
 
 TEST(RunnerProcess, CrashIsBackendFailureAndProcessIsRestarted) {
   auto b = make_process_backend(kFake + " crash", 5000);
-  const auto r1 = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r1 = run_case(*b, small_quantize_case(), TierRequirement{});
   EXPECT_EQ(r1.status, Status::failure);
   EXPECT_NE(r1.message.find("signal"), std::string::npos) << r1.message;
   EXPECT_FALSE(r1.passed());
-  const auto r2 = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r2 = run_case(*b, small_quantize_case(), TierRequirement{});
   EXPECT_EQ(r2.status, Status::failure);
   EXPECT_GE(b->restarts(), 1);
 }
@@ -62,7 +63,7 @@ TEST(RunnerProcess, CrashIsBackendFailureAndProcessIsRestarted) {
 TEST(RunnerProcess, HangIsKilledAfterTheTimeout) {
   auto b = make_process_backend(kFake + " hang", 300);
   const auto t0 = std::chrono::steady_clock::now();
-  const auto r = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r = run_case(*b, small_quantize_case(), TierRequirement{});
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(r.status, Status::failure);
   EXPECT_NE(r.message.find("no reply within 300 ms"), std::string::npos) << r.message;
@@ -71,14 +72,14 @@ TEST(RunnerProcess, HangIsKilledAfterTheTimeout) {
 
 TEST(RunnerProcess, MalformedJsonReplyIsBackendFailure) {
   auto b = make_process_backend(kFake + " garbage", 5000);
-  const auto r = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r = run_case(*b, small_quantize_case(), TierRequirement{});
   EXPECT_EQ(r.status, Status::failure);
   EXPECT_NE(r.message.find("malformed reply"), std::string::npos) << r.message;
 }
 
 TEST(RunnerProcess, WrongReplyIdIsBackendFailure) {
   auto b = make_process_backend(kFake + " wrongid", 5000);
-  const auto r = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r = run_case(*b, small_quantize_case(), TierRequirement{});
   EXPECT_EQ(r.status, Status::failure);
   EXPECT_NE(r.message.find("expected id"), std::string::npos) << r.message;
 }
@@ -95,7 +96,7 @@ TEST(RunnerProcess, WrongProtocolVersionFailsTheHandshake) {
 
 TEST(RunnerProcess, WrongLengthsAreABackendFailure) {
   auto b = make_process_backend(kFake + " short", 5000);
-  const auto r = run_case(*b, small_quantize_case(), Tier::exact);
+  const auto r = run_case(*b, small_quantize_case(), TierRequirement{});
   EXPECT_EQ(r.status, Status::failure);
   EXPECT_FALSE(r.passed());
   EXPECT_NE(r.message.find("wrong number"), std::string::npos) << r.message;
@@ -156,7 +157,7 @@ TEST(RunnerLibrary, DeclinedAbiVersionIsNamed) {
     make_library_backend(MLS_TEST_NULL_TABLE_LIB);
     FAIL() << "library returning NULL accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("ABI version 1 not supported"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("C ABI version 2 not supported"), std::string::npos) << e.what();
   }
 }
 
@@ -173,20 +174,20 @@ TEST(RunnerGolden, GoldenInProcessPassesEveryOp) {
 }
 
 TEST(RunnerCases, JsonRoundTripReproducesTheCase) {
-  CampaignOptions o;
-  for (const std::string op : {"quantize", "dequantize", "conv2d", "gemm"}) {
-    for (int i = 0; i < 5; ++i) {
+  const GeneratorOptions o;
+  for (Op op : enum_values<Op>()) {
+    for (int i = 0; i < 8; ++i) {
       const Case c = generate_case(op, 3, i, o);
-      const Case d = Case::from_json(nlohmann::json::parse(c.to_json().dump()));
-      EXPECT_EQ(d.to_json(), c.to_json()) << op << " " << i;
+      const Case d = case_from_json(nlohmann::json::parse(to_json(c).dump()));
+      EXPECT_EQ(to_json(d), to_json(c)) << to_string(op) << " " << i;
     }
   }
 }
 
 TEST(RunnerCases, GenerationIsDeterministic) {
-  CampaignOptions o;
-  for (const std::string op : {"quantize", "conv2d"})
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(generate_case(op, 11, i, o).to_json(), generate_case(op, 11, i, o).to_json());
+  const GeneratorOptions o;
+  for (Op op : {Op::round, Op::quantize, Op::conv2d})
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(to_json(generate_case(op, 11, i, o)), to_json(generate_case(op, 11, i, o)));
 }
 
 TEST(RunnerReports, JunitCountsMismatchesFailuresAndSkips) {

@@ -68,7 +68,7 @@ struct Expect {
 
 // Spec 3 and 4.5 by brute force: a linear search for the neighbours, then the
 // mode's decision from exact comparisons.
-Expect brute_force_round(const mls::Format& f, const mls::Rounding& r, const mv::RoundCase& c) {
+Expect brute_force_round(const mls::Format& f, const mls::Rounding& r, const mv::RoundRow& c) {
   const Grid g(f);
   const bool neg = c.x >> 31;
   const Dyadic num = fp32_value(c.x & 0x7fffffffu);
@@ -134,7 +134,7 @@ TEST(VectorsGenerate, RoundExpectedCodesMatchBruteForce) {
     const mls::Format f = g.format();
     const mls::Rounding r = g.rounding();
     for (uint64_t k = 0; k < g.count(); ++k) {
-      const mv::RoundCase c = mv::round_case(g, k);
+      const mv::RoundRow c = mv::round_case(g, k);
       const mv::RoundOutput out = mv::round_output(g, k);
       const Expect e = brute_force_round(f, r, c);
       SCOPED_TRACE(g.label() + " case " + std::to_string(k) + ": x " + hex(c.x) + " tensor_scale " + hex(c.tensor_scale) +
@@ -163,7 +163,7 @@ TEST(VectorsGenerate, RoundTablesHoldTheEdgeCases) {
     const Grid grid(f);
     size_t ties = 0, beyond = 0, neg_zero = 0, subnormal = 0, sr_at = 0, sr_below = 0, zero_gap_tie = 0;
     for (uint64_t k = 0; k < g.count(); ++k) {
-      const mv::RoundCase c = mv::round_case(g, k);
+      const mv::RoundRow c = mv::round_case(g, k);
       neg_zero += c.x == 0x80000000u;
       subnormal += (c.x & 0x7f800000u) == 0 && (c.x & 0x7fffffu) != 0;
       const Dyadic num = fp32_value(c.x & 0x7fffffffu);
@@ -211,7 +211,7 @@ TEST(VectorsGenerate, TensorSuitesCoverGroupEdges) {
       const mls::Format f = g.format();
       const mls::GroupLayout L(f, shape);
       for (uint64_t k = 0; k < g.count(); ++k) {
-        const mv::QuantizeCase c = mv::quantize_case(g, k);
+        const mv::QuantizeRow c = mv::quantize_case(g, k);
         const mv::QuantizeOutput o = mv::quantize_output(g, k);
         std::vector<std::vector<uint32_t>> members(L.group_count);
         for (size_t i = 0; i < c.x.size(); ++i) members[L.group_of(static_cast<int64_t>(i))].push_back(c.x[i] & 0x7fffffffu);
@@ -262,7 +262,7 @@ TEST(VectorsGenerate, BinadeEnumerationListsEveryFp32) {
       if (k < first) continue;
       const uint64_t j = k - first;
       const uint32_t want = static_cast<uint32_t>((j & 1) << 31 | ((126 + (j >> 24)) << 23) | ((j >> 1) & 0x7fffff));
-      const mv::RoundCase c = mv::round_case(g, row);
+      const mv::RoundRow c = mv::round_case(g, row);
       ASSERT_EQ(c.x, want) << "case " << k;
       ASSERT_EQ(c.tensor_scale, 0x3f800000u);
       const Expect e = brute_force_round(f, r, c);
@@ -287,7 +287,7 @@ TEST(VectorsGenerate, ExhaustiveGemmHoldsEveryElementCodePair) {
     ++found;
     const mls::Format f = g.format("a_");
     const Grid grid(f);
-    const mv::ReductionCase c = mv::reduction_case(g, 0);
+    const mv::ReductionRow c = mv::reduction_case(g, 0);
     const mv::ReductionOutput out = mv::reduction_output(g, 0);
     const size_t n = grid.codes.size() * 2;
     ASSERT_EQ(c.a.elements.size(), n);
@@ -325,14 +325,14 @@ TEST(VectorsReader, TypedCasesReproduceTheStoredOutputs) {
       SCOPED_TRACE(g.path + " case " + std::to_string(k));
       switch (g.op) {
         case mv::Op::round: {
-          const mv::RoundCase c = mv::round_case(g, k);
+          const mv::RoundRow c = mv::round_case(g, k);
           const mls::Dyadic S = fp32_value(c.tensor_scale) * group_scale_value(g.format(), c.group_scale);
-          EXPECT_EQ(mls::quantize_element(g.format(), mls::bits_float(c.x), S, g.rounding(), c.rand).code,
+          EXPECT_EQ(mls::quantize_element(g.format(), c.x, S, g.rounding(), c.rand).code,
                     mv::round_output(g, k).code);
           break;
         }
         case mv::Op::quantize: {
-          const mv::QuantizeCase c = mv::quantize_case(g, k);
+          const mv::QuantizeRow c = mv::quantize_case(g, k);
           const mls::MlsTensor t = mls::quantize(g.format(), c.shape, c.x_float(), g.rounding(), c.rand);
           const mv::QuantizeOutput out = mv::quantize_output(g, k);
           EXPECT_EQ(t.tensor_scale, out.tensor_scale);
@@ -354,7 +354,7 @@ TEST(VectorsReader, TypedCasesReproduceTheStoredOutputs) {
           break;
         }
         case mv::Op::philox: {
-          const mv::PhiloxCase c = mv::philox_case(g, k);
+          const mv::PhiloxRow c = mv::philox_case(g, k);
           const mv::PhiloxOutput out = mv::philox_output(g, k);
           if (mv::philox_is_block(g)) EXPECT_EQ(mls::philox4x32_10(c.counter, c.key), out.block);
           else EXPECT_EQ(mls::random_word(c.seed, c.stream, c.index), out.word);
@@ -362,7 +362,7 @@ TEST(VectorsReader, TypedCasesReproduceTheStoredOutputs) {
         }
         case mv::Op::conv:
         case mv::Op::gemm: {
-          const mv::ReductionCase c = mv::reduction_case(g, k);
+          const mv::ReductionRow c = mv::reduction_case(g, k);
           const mv::ReductionOutput out = mv::reduction_output(g, k);
           if (out.status != mv::kStatusOk) break;
           const mls::ReductionResult r =

@@ -40,7 +40,7 @@ mv::Suite copy_results(const mv::Suite& vec) {
 
 CampaignReport verify(const mv::Suite& vec, const mv::Suite& res, std::string* log_out = nullptr) {
   std::ostringstream log;
-  CampaignReport rep = verify_results(vec, res, mls::Tier::exact, {}, log);
+  CampaignReport rep = verify_results(vec, res, TierRequirement{mls::Tier::exact}, Limits{}, {}, log);
   if (log_out) *log_out = log.str();
   return rep;
 }
@@ -197,11 +197,11 @@ TEST(Verify, ConvOutputsAreJudgedByTier) {
   }
   ASSERT_TRUE(changed) << "no inexact conv output in the suite";
   std::ostringstream log;
-  const CampaignReport exact = verify_results(vec, res, mls::Tier::exact, {}, log);
+  const CampaignReport exact = verify_results(vec, res, TierRequirement{mls::Tier::exact}, Limits{}, {}, log);
   EXPECT_EQ(exact.exit_code(), 1) << log.str();
   EXPECT_EQ(exact.per_op.at("conv2d").mismatched, 1);
   EXPECT_EQ(exact.per_op.at("conv2d").worst_tier, mls::Tier::faithful);
-  const CampaignReport faithful = verify_results(vec, res, mls::Tier::faithful, {}, log);
+  const CampaignReport faithful = verify_results(vec, res, TierRequirement{mls::Tier::faithful}, Limits{}, {}, log);
   EXPECT_EQ(faithful.exit_code(), 0) << log.str();
 }
 
@@ -227,11 +227,11 @@ TEST(FailureFiles, ACampaignFailureIsSavedAsAOneCaseVectorFileThatReplays) {
   const auto cases = cases_from_suite(s);
   ASSERT_EQ(cases.size(), 1u);
   // Still fails on the mutant, with the same cause; passes on the real backend.
-  const CaseResult again = run_case(*mutant, cases[0], mls::Tier::exact);
+  const CaseResult again = run_case(*mutant, cases[0], TierRequirement{});
   EXPECT_FALSE(again.passed());
   EXPECT_EQ(again.verdict.cause_id, "tie_rule");
   auto fast = make_library_backend(MLS_FAST_BACKEND_LIB);
-  EXPECT_TRUE(run_case(*fast, cases[0], mls::Tier::exact).passed());
+  EXPECT_TRUE(run_case(*fast, cases[0], TierRequirement{}).passed());
   // The file's expected outputs are what the golden model gives.
   const mv::QuantizeOutput expected = mv::quantize_output(s.groups[0], 0);
   const QuantizeResult golden = golden_quantize(cases[0].q);

@@ -25,7 +25,7 @@ struct CheckOptions {
   bool random = false;
   std::vector<std::string> replay;
   CampaignOptions campaign;
-  std::string tier = "exact";
+  std::string tier = "exact", bound_model = "fp32_sum";
   std::string report_json, junit, log_path;
 };
 
@@ -42,11 +42,23 @@ std::unique_ptr<Backend> open_backend(const CheckOptions& o) {
   }
 }
 
-Tier parse_tier(const std::string& s) {
-  if (s == "exact") return Tier::exact;
-  if (s == "faithful") return Tier::faithful;
-  if (s == "bounded") return Tier::bounded;
-  throw Error("--tier = \"" + s + "\" is not one of exact, faithful, bounded");
+// The tiers a run may require (10.3): every tier but `none`.
+std::vector<std::string> required_tiers() {
+  std::vector<std::string> v;
+  for (const auto& t : enum_names<Tier>())
+    if (t != "none") v.push_back(t);
+  return v;
+}
+
+TierRequirement tier_requirement(const std::string& tier, const std::string& model) {
+  return {enum_from_name<Tier>(tier, "--tier"), enum_from_name<BoundModel>(model, "--bound-model")};
+}
+
+void add_tier_options(CLI::App* sub, std::string& tier, std::string& model) {
+  sub->add_option("--tier", tier, "tier conv/gemm outputs must reach")->check(CLI::IsMember(required_tiers()))->capture_default_str();
+  sub->add_option("--bound-model", model, "declared fp32 accumulation model whose bound `bounded` uses (6.13)")
+      ->check(CLI::IsMember(enum_names<BoundModel>()))
+      ->capture_default_str();
 }
 
 // Reports, and the exit code of a finished run (0 pass, 1 mismatch, 2 backend failure).
@@ -64,17 +76,17 @@ void finish(const CampaignReport& rep, const std::string& report_json, const std
 void register_verify(CLI::App& app) {
   auto* sub = app.add_subcommand("verify", "judge a results file (outputs an implementation wrote) against its vector file");
   struct Opts {
-    std::string vectors, results, tier = "exact", report_json, junit, log_path;
+    std::string vectors, results, tier = "exact", bound_model = "fp32_sum", report_json, junit, log_path;
   };
   auto o = std::make_shared<Opts>();
   sub->add_option("vectors", o->vectors, "the vector file (mls gen)")->required();
   sub->add_option("results", o->results, "the results file (spec/08-vectors.md 8.5)")->required();
-  sub->add_option("--tier", o->tier, "tier conv/gemm outputs must reach: exact, faithful, bounded")->capture_default_str();
+  add_tier_options(sub, o->tier, o->bound_model);
   sub->add_option("--report-json", o->report_json, "write the report as JSON");
   sub->add_option("--junit", o->junit, "write the report as JUnit XML");
   sub->add_option("--log", o->log_path, "append one JSON line per case");
   sub->callback([o] {
-    const Tier tier = parse_tier(o->tier);
+    const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
     const vectors::Suite vec = vectors::read_suite(o->vectors);
     const vectors::Suite res = vectors::read_results(o->results, vec);
     std::ofstream log;
@@ -90,7 +102,7 @@ void register_verify(CLI::App& app) {
       j["n"] = ++n;
       log << j.dump() << "\n" << std::flush;
     };
-    const CampaignReport rep = verify_results(vec, res, tier, sink, std::cerr);
+    const CampaignReport rep = verify_results(vec, res, tier, Limits{}, sink, std::cerr);
     finish(rep, o->report_json, o->junit);
   });
 }
@@ -102,19 +114,25 @@ void register_check(CLI::App& app) {
   auto* sub = app.add_subcommand("check", "run conformance of an implementation: random campaign (--random) or replay (--replay)");
   auto o = std::make_shared<CheckOptions>();
   sub->add_option("--backend-cmd", o->backend_cmd, "backend process speaking protocol v1 on stdin/stdout (run by /bin/sh -c)");
-  sub->add_option("--backend-lib", o->backend_lib, "backend shared library exporting mls_backend_get (C ABI v1)");
+  sub->add_option("--backend-lib", o->backend_lib, "backend shared library exporting mls_backend_get (C ABI v2)");
   sub->add_flag("--golden", o->golden, "check the golden model itself (in process)");
   sub->add_option("--timeout", o->timeout_ms, "per-request timeout for --backend-cmd, ms")->capture_default_str();
   sub->add_flag("--random", o->random, "random campaign (RapidCheck generators biased to edge cases)");
   sub->add_option("--replay", o->replay, "replay vector files (.h5) or saved failing cases (.json)");
   sub->add_option("--cases", o->campaign.cases, "random cases per op")->capture_default_str();
   sub->add_option("--seed", o->campaign.seed, "campaign seed")->capture_default_str();
-  sub->add_option("--ops", o->campaign.ops, "ops: quantize,dequantize,conv2d,gemm")->delimiter(',');
+  sub->add_option("--ops", o->campaign.ops, "ops (random campaign; default quantize,dequantize,conv2d,gemm)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(enum_names<Op>()));
   sub->add_option("--formats", o->campaign.formats, "restrict to these formats (profile/short names)")->delimiter(',');
-  sub->add_option("--modes", o->campaign.modes, "restrict to these rounding modes")->delimiter(',');
-  sub->add_option("--tier", o->tier, "tier conv/gemm outputs must reach: exact, faithful, bounded")->capture_default_str();
-  sub->add_option("--max-failures", o->campaign.max_failures, "stop an op after N mismatches (0 = never)")->capture_default_str();
-  sub->add_option("--max-shrinks", o->campaign.max_shrinks, "backend calls spent shrinking one failure")->capture_default_str();
+  sub->add_option("--modes", o->campaign.modes, "restrict to these rounding modes")
+      ->delimiter(',')
+      ->check(CLI::IsMember(enum_names<RoundingMode>()));
+  add_tier_options(sub, o->tier, o->bound_model);
+  sub->add_option("--max-failures", o->campaign.limits.max_failures, "stop an op after N mismatches (0 = never)")->capture_default_str();
+  sub->add_option("--max-shrinks", o->campaign.limits.max_shrinks, "backend calls spent shrinking one failure")->capture_default_str();
+  sub->add_option("--max-backend-failures", o->campaign.limits.max_backend_failures,
+                  "abort after N consecutive backend failures (0 = never)")->capture_default_str();
   o->campaign.save_dir = "mls-failures";
   sub->add_option("--save-failures", o->campaign.save_dir, "directory for minimal failing cases (replay files)")->capture_default_str();
   sub->add_option("--report-json", o->report_json, "write the report as JSON");
@@ -122,8 +140,8 @@ void register_check(CLI::App& app) {
   sub->add_option("--log", o->log_path, "append one JSON line per case as results come");
   sub->callback([o] {
     if (o->random == !o->replay.empty()) throw CLI::ValidationError("mode", "give exactly one of --random or --replay FILE...");
-    const Tier tier = parse_tier(o->tier);
-    o->campaign.conv_tier = tier;
+    const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
+    o->campaign.tier = tier;
     auto backend = open_backend(*o);
     std::ofstream log;
     if (!o->log_path.empty()) {
@@ -151,7 +169,7 @@ void register_check(CLI::App& app) {
         cases.insert(cases.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
       }
       std::string label = o->replay.size() == 1 ? o->replay[0] : std::to_string(o->replay.size()) + " files";
-      rep = run_replay(*backend, cases, tier, sink, std::cerr, label);
+      rep = run_replay(*backend, cases, tier, o->campaign.limits, sink, std::cerr, label);
     }
     finish(rep, o->report_json, o->junit);
   });

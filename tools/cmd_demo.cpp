@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "mls/explain.hpp"
 #include "io.hpp"
 #include "mls/philox.hpp"
 #include "mls/tensor.hpp"

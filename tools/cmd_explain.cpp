@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "mls/error.hpp"
+#include "mls/explain.hpp"
 #include "quantize_inputs.hpp"
 
 namespace mls::cli {
@@ -30,7 +31,7 @@ void register_explain(CLI::App& app) {
         i = i * l.x.shape[k] + (*at)[k];
       }
     }
-    const auto e = explain(l.format, l.x.shape, l.x.data, l.rounding, l.rand, i, l.static_scale);
+    const auto e = explain(l.input(), i);
     std::cout << (*json ? e.dump(2) + "\n" : explain_text(e));
   });
 }

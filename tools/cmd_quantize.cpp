@@ -40,7 +40,7 @@ void register_quantize(CLI::App& app) {
   sub->add_option("-o,--output", *out, "write OUT.json (MLS tensor JSON) or OUT.h5 (HDF5); default: JSON on stdout");
   sub->callback([=] {
     const auto l = in->load();
-    const MlsTensor t = quantize(l.format, l.x.shape, l.x.data, l.rounding, l.rand, l.static_scale);
+    const MlsTensor t = quantize(l.input());
     if (!out->empty() && (ends_with(*out, ".h5") || ends_with(*out, ".hdf5"))) {
       io::write_quantized_h5(*out, t, rounding_name(l.rounding));
     } else {

@@ -117,7 +117,8 @@ void check_tensor(const std::string& name, const Shape& shape, const std::vector
   }
   if (shape.empty() || n != static_cast<int64_t>(x.size()))
     throw Error(name + ": shape " + shape_string(shape) + " does not match its " + std::to_string(x.size()) + " values");
-  if (const auto bad = first_nonfinite(x))
+  const auto bad_it = std::find_if(x.begin(), x.end(), [](float v) { return !std::isfinite(v); });
+  if (const std::optional<int64_t> bad = bad_it == x.end() ? std::nullopt : std::optional<int64_t>(bad_it - x.begin()))
     throw Error(name + ": element " + std::to_string(*bad) + " " + index_text(shape, *bad) + " is " +
                 (std::isnan(x[*bad]) ? "NaN" : "Inf") + "; MLS quantization needs finite input (spec 4.1)");
 }

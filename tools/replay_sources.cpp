@@ -32,15 +32,11 @@ std::vector<conformance::Case> load_replay_cases(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(path + ": not a JSON case file and not a vector file: " + e.what());
   }
-  std::vector<conformance::Case> out;
   try {
-    if (j.is_object() && j.value("schema", "") == "mls-case") out.push_back(conformance::Case::from_json(j.at("case")));
-    else if (j.is_array()) for (const auto& c : j) out.push_back(conformance::Case::from_json(c));
-    else out.push_back(conformance::Case::from_json(j));
+    return conformance::cases_from_case_file(j);
   } catch (const Error& e) {
     throw Error(path + ": " + e.what());
   }
-  return out;
 }
 
 }  // namespace mls::cli

@@ -7,24 +7,24 @@
 
 #include "conv_reduction.hpp"
 #include "mls/error.hpp"
+#include "mls/fp32_ops.hpp"
 
 namespace mls::detail {
 
-namespace {
-
 // Bit length of |v| for the two integer types used below.
-int bit_length(__int128 v) {
+static int bit_length(__int128 v) {
   const unsigned __int128 m = v < 0 ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
   const uint64_t hi = static_cast<uint64_t>(m >> 64), lo = static_cast<uint64_t>(m);
   return hi ? 128 - std::countl_zero(hi) : (lo ? 64 - std::countl_zero(lo) : 0);
 }
-int64_t bit_length(const BigInt& v) {
+static int64_t bit_length(const BigInt& v) {
   return v.is_zero() ? 0 : static_cast<int64_t>(boost::multiprecision::msb(boost::multiprecision::abs(v))) + 1;
 }
-BigInt to_big(__int128 v) { return BigInt(v); }
-BigInt to_big(const BigInt& v) { return v; }
+static BigInt to_big(__int128 v) { return BigInt(v); }
+static BigInt to_big(const BigInt& v) { return v; }
 
-// 6.9.1: v * 2^-k (k > 0) rounded to an integer under `mode`, decided on the
+// 6.9.1: v * 2^-k (k > 0) rounded to an integer under `mode` (the fast form of
+// round_to_integer, proved equal to it by tests/test_accumulator.cpp), decided on the
 // magnitude: rtz drops the bits, rdn/rup round toward -inf/+inf, rne to the
 // nearest with ties to the even integer, rna to the nearest with ties away.
 template <class I>
@@ -55,6 +55,12 @@ I align_down(const I& v, int64_t k, RoundingMode mode) {
   if (up) q += 1;
   return neg ? I(-q) : q;
 }
+
+template __int128 align_down<__int128>(const __int128&, int64_t, RoundingMode);
+template BigInt align_down<BigInt>(const BigInt&, int64_t, RoundingMode);
+
+namespace {
+
 
 // 6.9.2: the register after an add; [-2^(W-1), 2^(W-1) - 1] in LSB units.
 template <class I>
@@ -88,17 +94,6 @@ I aligned_product(const Operand& a, const Operand& b, int64_t ia, int64_t ib, in
   return align_down(p, -s, mode);
 }
 
-// fp32 addition with nearest even (6.9.3); non-finite operands follow IEEE 754.
-uint32_t fp32_add(uint32_t x, uint32_t y) {
-  const float fx = bits_float(x), fy = bits_float(y);
-  if (!std::isfinite(fx) || !std::isfinite(fy)) return float_bits(fx + fy);  // Inf/NaN: no rounding involved
-  const Dyadic s = Dyadic::from_float(fx) + Dyadic::from_float(fy);
-  if (s.is_zero()) {  // IEEE: x + y = 0 exactly is +0 unless both are -0
-    return (std::signbit(fx) && std::signbit(fy)) ? 0x80000000u : 0u;
-  }
-  return round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
-}
-
 template <class I>
 std::vector<uint32_t> run_model(const Reduction& r, const Operand& a, const Operand& b, const ArithProfile& ap) {
   std::vector<uint32_t> y(r.out_count);
@@ -114,7 +109,7 @@ std::vector<uint32_t> run_model(const Reduction& r, const Operand& a, const Oper
       if (ap.inter_group == InterGroup::exact) {
         total = total + v;
       } else {
-        sum32 = fp32_add(sum32, round_to_fp32_bits(v, RoundingMode::rne, OverflowPolicy::infinity));
+        sum32 = fp32::add(sum32, round_to_fp32_bits(v, RoundingMode::rne, OverflowPolicy::infinity));
       }
     };
     r.walk(o, [&](int64_t ia, int64_t ib) {

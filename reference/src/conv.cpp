@@ -14,20 +14,8 @@ std::string idx(const char* name, size_t i) { return std::string(name) + "[" + s
 std::string num(int64_t v) { return std::to_string(v); }
 }  // namespace
 
-std::string to_string(ConvPass p) {
-  switch (p) {
-    case ConvPass::fwd: return "fwd";
-    case ConvPass::bwd_data: return "bwd_data";
-    case ConvPass::bwd_weight: return "bwd_weight";
-  }
-  return "?";
-}
-
 ConvPass conv_pass_from_string(const std::string& s, const std::string& field) {
-  if (s == "fwd") return ConvPass::fwd;
-  if (s == "bwd_data") return ConvPass::bwd_data;
-  if (s == "bwd_weight") return ConvPass::bwd_weight;
-  throw Error(field + " = \"" + s + "\" is not one of fwd, bwd_data, bwd_weight");
+  return enum_from_name<ConvPass>(s, field);
 }
 
 int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad, int64_t dilation) {
@@ -161,16 +149,6 @@ int64_t ConvGeometry::mac_count() const {
 // ---------------------------------------------------------------------------
 // Arithmetic profile (6.9, 6.10)
 
-std::string to_string(AccOverflow o) {
-  switch (o) {
-    case AccOverflow::saturate: return "saturate";
-    case AccOverflow::wrap: return "wrap";
-    case AccOverflow::error: return "error";
-  }
-  return "?";
-}
-std::string to_string(InterGroup g) { return g == InterGroup::exact ? "exact" : "fp32"; }
-
 void ArithProfile::validate() const {
   if (profile == ArithKind::exact) return;
   if (frac_bits < -4096 || frac_bits > 4096)
@@ -218,7 +196,7 @@ ArithProfile ArithProfile::from_json(const nlohmann::json& j) {
         throw Error("arith." + it.key() + " is not a field of the exact profile (it has no choices)");
     return a;
   }
-  if (profile != "accumulator") throw Error("arith.profile = \"" + profile + "\" is not one of exact, accumulator");
+  enum_from_name<ArithKind>(profile, "arith.profile");  // names the allowed profiles when unknown
   static const char* fields[] = {"profile", "frac_bits", "width", "alignment", "overflow", "inter_group",
                                  "final_rounding"};
   for (auto it = j.begin(); it != j.end(); ++it)
@@ -229,15 +207,8 @@ ArithProfile ArithProfile::from_json(const nlohmann::json& j) {
   a.frac_bits = integer("frac_bits");
   a.width = integer("width");
   a.alignment = rounding_mode_from_string(str("alignment"), "arith.alignment");
-  const std::string ovf = str("overflow");
-  if (ovf == "saturate") a.overflow = AccOverflow::saturate;
-  else if (ovf == "wrap") a.overflow = AccOverflow::wrap;
-  else if (ovf == "error") a.overflow = AccOverflow::error;
-  else throw Error("arith.overflow = \"" + ovf + "\" is not one of saturate, wrap, error");
-  const std::string ig = str("inter_group");
-  if (ig == "exact") a.inter_group = InterGroup::exact;
-  else if (ig == "fp32") a.inter_group = InterGroup::fp32;
-  else throw Error("arith.inter_group = \"" + ig + "\" is not one of exact, fp32");
+  a.overflow = enum_from_name<AccOverflow>(str("overflow"), "arith.overflow");
+  a.inter_group = enum_from_name<InterGroup>(str("inter_group"), "arith.inter_group");
   a.final_rounding = rounding_mode_from_string(str("final_rounding"), "arith.final_rounding");
   a.validate();
   return a;
@@ -288,12 +259,11 @@ Operand prepare_operand(const MlsTensor& t, const char* name) {
   } catch (const Error& e) {
     throw Error(std::string(name) + "." + e.what());
   }
+  t.require_finite(name);
   Operand op;
-  op.t = &t;
   const GroupLayout layout(t.format, t.shape);
   const int64_t n = static_cast<int64_t>(t.elements.size());
-  op.group.resize(n);
-  for (int64_t i = 0; i < n; ++i) op.group[i] = layout.group_of(i);
+  op.group = layout.group_index();
   // 6.5: element i = mant * 2^exp with a small signed integer mantissa. Decoded
   // once per distinct code (formats here have at most 2^24 mantissa values).
   const Minifloat& ef = t.format.element;

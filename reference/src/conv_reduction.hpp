@@ -117,7 +117,6 @@ struct Reduction {
 // An operand prepared for the reduction: the group of every element, exact
 // element and group-scale values, and the tensor scale (2.x, 6.5, 6.7).
 struct Operand {
-  const MlsTensor* t = nullptr;
   std::vector<int64_t> group;       // GroupLayout::group_of(i)
   std::vector<int64_t> elem_mant;   // element i = elem_mant[i] * 2^elem_exp[i] (signed integer mantissa)
   std::vector<int64_t> elem_exp;
@@ -133,6 +132,13 @@ Reduction gemm_reduction(const MlsTensor& a, const MlsTensor& b);
 
 // Exact values of all outputs (6.7) with the chosen engine.
 std::vector<Dyadic> exact_values(const Reduction& r, const Operand& a, const Operand& b, ExactEngine engine);
+
+// 6.9.1: v * 2^-k (k > 0) rounded to an integer (rtz rdn rup rne rna); equal
+// to round_to_integer (3.2 on an integer grid), which the tests check.
+template <class I>
+I align_down(const I& v, int64_t k, RoundingMode mode);
+extern template __int128 align_down<__int128>(const __int128&, int64_t, RoundingMode);
+extern template BigInt align_down<BigInt>(const BigInt&, int64_t, RoundingMode);
 
 // The accumulator profile (6.9): fp32 bits of every output.
 std::vector<uint32_t> accumulator_model(const Reduction& r, const Operand& a, const Operand& b,

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "mls/error.hpp"
+#include "mls/bits.hpp"
 
 namespace mls {
 
@@ -66,7 +67,12 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
     bool sign = neg;
     if (g.has_zero() && mag == 0 && signed_zero == SignedZero::positive) sign = false;
     if (!g.is_signed) sign = false;
-    res.code = mag | (sign ? g.sign_bit() : 0);
+    res.code = g.encode(sign, mag);
+    return res;
+  };
+  auto finish_code = [&](uint64_t code, Rule rule) {
+    res.code = code;
+    res.rule = rule;
     return res;
   };
 
@@ -76,11 +82,13 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
     res.rule = Rule::clamped_min;
     return finish(0);
   }
-  // Step 2: above the largest finite value.
+  // Step 2: above the largest finite value of a grid without special values.
   const uint64_t maxc = g.max_magnitude_code();
-  const bool ieee = g.nonfinite == NonFinite::ieee;
-  const uint64_t infc = ieee ? ((uint64_t(1) << g.exp_bits) - 1) << g.man_bits : 0;
-  if (cmp(maxc) > 0 && !ieee) {
+  const bool specials = g.specials != Specials::none;
+  if ((overflow == OverflowPolicy::infinity && !g.has_inf()) || (overflow == OverflowPolicy::nan && !g.has_nan()))
+    throw Error("overflow = " + to_string(overflow) + " needs a grid with " +
+                (overflow == OverflowPolicy::nan ? "a NaN" : "an Inf") + " code; " + g.name() + " has none (3.5)");
+  if (cmp(maxc) > 0 && !specials) {
     if (overflow == OverflowPolicy::error)
       throw Error("magnitude " + (v.num.is_zero() ? std::string("0") : "above the largest value " +
                   g.max_value().to_decimal()) + " of " + g.name() + " (overflow policy error)");
@@ -88,11 +96,14 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
     res.rule = Rule::saturated;
     return finish(maxc);
   }
+  // A grid with special values rounds between its largest finite value and
+  // the special position above it (1.6, 3.7); landing there is step 6.
+  const uint64_t overc = g.overflow_position();
   // Step 3: neighbours lo <= |v| < hi by binary search over the valid codes.
   uint64_t lo, hi;
-  if (cmp(maxc) > 0) {  // ieee: between the largest finite value and the Inf position
+  if (cmp(maxc) > 0) {  // specials: between the largest finite value and the special position
     lo = maxc;
-    hi = infc;
+    hi = overc;
   } else if (auto guess = direct_lower(g, v); guess && cmp(*guess) >= 0 &&
              (*guess == maxc || cmp(g.nth_magnitude(g.index_of_magnitude(*guess) + 1)) < 0)) {
     // The binade formula's candidate, confirmed by the two exact comparisons
@@ -128,7 +139,7 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
   const Dyadic G = v.den * (hiv - lov);
   res.t_num = A;
   res.t_den = G;
-  const bool beyond = ieee && hi == infc && compare(A, G) >= 0;  // |v| at or past the Inf position: t >= 1
+  const bool beyond = specials && hi == overc && compare(A, G) >= 0;  // |v| at or past the special position: t >= 1
   const int half = beyond ? 1 : compare(ldexp(A, 1), G);       // sign(t - 1/2)
   // Step 5: the decision, one case per mode.
   bool away = false;
@@ -153,7 +164,7 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
     case RoundingMode::sr: {
       // 3.4: away iff t + r/2^R >= 1, r = the R most significant bits of the word.
       const int R = rounding.sr_bits;
-      res.r = R == 32 ? rand_word : rand_word >> (32 - R);
+      res.r = sr_r(rand_word, R);
       away = beyond || compare(ldexp(A, R) + G * Dyadic::from_int(res.r), ldexp(G, R)) >= 0;
       res.rule = away ? Rule::sr_away : Rule::sr_keep;
       break;
@@ -161,12 +172,16 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
   }
   res.away = away;
   uint64_t mag = away ? hi : lo;
-  // Step 6: rounding to the Inf position of an ieee grid is an overflow.
-  if (ieee && mag == infc) {
-    if (overflow == OverflowPolicy::error)
-      throw Error("value rounds above the largest finite value of " + g.name() + " (overflow policy error)");
-    if (overflow == OverflowPolicy::saturate) { mag = maxc; res.rule = Rule::saturated; }
-    else res.rule = Rule::overflow_inf;
+  // Step 6: landing on the special position above the largest finite value
+  // is an overflow, decided by the policy (3.5).
+  if (specials && mag == overc) {
+    switch (overflow) {
+      case OverflowPolicy::error:
+        throw Error("value rounds above the largest finite value of " + g.name() + " (overflow policy error)");
+      case OverflowPolicy::saturate: mag = maxc; res.rule = Rule::saturated; break;
+      case OverflowPolicy::infinity: return finish_code(g.inf_code(neg), Rule::overflow_inf);
+      case OverflowPolicy::nan: return finish_code(g.nan_code(neg), Rule::overflow_nan);
+    }
   }
   return finish(mag);
 }
@@ -193,84 +208,82 @@ double round_to_fp64(const Dyadic& v) {
   return d;
 }
 
-std::string to_string(RoundingMode m) {
-  switch (m) {
-    case RoundingMode::rne: return "rne";
-    case RoundingMode::rna: return "rna";
-    case RoundingMode::rtz: return "rtz";
-    case RoundingMode::rup: return "rup";
-    case RoundingMode::rdn: return "rdn";
-    case RoundingMode::rto: return "rto";
-    case RoundingMode::sr: return "sr";
+uint32_t sr_r(uint32_t word, int R) { return R >= 32 ? word : word >> (32 - R); }
+
+uint32_t sr_word(uint64_t r, int R, uint32_t low) {
+  if (R >= 32) return static_cast<uint32_t>(r);
+  return static_cast<uint32_t>(r << (32 - R)) | (low & ((uint32_t(1) << (32 - R)) - 1));
+}
+
+// 3.4: away iff t + r/2^R >= 1 iff r >= 2^R (1 - t): the smallest such r is
+// ceil(2^R (t_den - t_num) / t_den).
+uint64_t sr_threshold(const Dyadic& t_num, const Dyadic& t_den, int R) {
+  const Dyadic num = ldexp(t_den - t_num, R);
+  if (num.sign() <= 0) return 0;
+  const int64_t e = std::min(num.e, t_den.e);
+  const BigInt a = num.m << static_cast<unsigned>(num.e - e), b = t_den.m << static_cast<unsigned>(t_den.e - e);
+  BigInt q = a / b;
+  if (q * b < a) q += 1;
+  return q.convert_to<uint64_t>();
+}
+
+RoundResult round_fp32_input(const Minifloat& g, uint32_t x_bits, const Dyadic& scale, const Rounding& rounding,
+                             uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero) {
+  const bool neg = (x_bits >> 31) != 0;
+  const bool nonfinite = (x_bits & 0x7f800000u) == 0x7f800000u;
+  if (!nonfinite) {
+    const Dyadic ax = Dyadic::from_float(bits_float(x_bits & 0x7fffffffu));
+    return round_to_grid(g, RoundInput{neg, ax, scale}, rounding, rand_word, overflow, signed_zero);
   }
-  return "?";
+  // 3.10: NaN gives the grid's NaN (the input's sign); Inf gives the grid's
+  // Inf of its sign when the overflow policy is infinity, NaN when it is nan,
+  // the largest finite value under saturate; every other case is an error.
+  RoundResult res;
+  const bool is_nan = (x_bits & 0x007fffffu) != 0;
+  if (is_nan) {
+    if (!g.has_nan()) throw Error("the input is NaN and " + g.name() + " has no NaN code (3.10)");
+    res.code = g.nan_code(neg);
+    res.rule = Rule::nan_input;
+    return res;
+  }
+  res.rule = Rule::inf_input;
+  switch (overflow) {
+    case OverflowPolicy::infinity:
+      if (!g.has_inf()) break;
+      res.code = g.inf_code(neg);
+      return res;
+    case OverflowPolicy::nan:
+      if (!g.has_nan()) break;
+      res.code = g.nan_code(neg);
+      return res;
+    case OverflowPolicy::saturate:
+      if (neg && !g.is_signed) break;
+      res.lo = res.hi = g.max_magnitude_code();
+      res.code = g.encode(neg, res.lo);
+      return res;
+    case OverflowPolicy::error: break;
+  }
+  throw Error(std::string("the input is ") + (neg ? "-" : "+") + "Inf and cannot be rounded to " + g.name() +
+              " under overflow = " + to_string(overflow) + " (3.10)");
+}
+
+BigInt round_to_integer(const BigInt& v, int64_t k, RoundingMode mode) {
+  // The fixed-point grid f * 2^0 (E = 0, b = 1 - M) wide enough for |v| 2^-k.
+  const BigInt mag = boost::multiprecision::abs(v);
+  const int64_t bits = mag.is_zero() ? 0 : static_cast<int64_t>(boost::multiprecision::msb(mag)) + 1;
+  const int M = static_cast<int>(std::max<int64_t>(1, bits - k + 2));
+  if (M > 62) throw Error("round_to_integer: value too wide for a 63-bit grid");
+  const Minifloat grid{true, 0, M, 1 - M, ZeroMode::subnormal, Specials::none, Encoding::sign_magnitude};
+  const RoundResult r = round_to_grid(grid, RoundInput{v.sign() < 0, Dyadic(mag, -k), Dyadic::from_int(1)},
+                                      Rounding{mode, 8}, 0, OverflowPolicy::error);
+  const auto [neg, m] = grid.split(r.code);
+  return neg ? BigInt(-BigInt(m)) : BigInt(m);
 }
 
 RoundingMode rounding_mode_from_string(const std::string& s, const std::string& field) {
-  for (auto m : {RoundingMode::rne, RoundingMode::rna, RoundingMode::rtz, RoundingMode::rup, RoundingMode::rdn,
-                 RoundingMode::rto, RoundingMode::sr})
-    if (to_string(m) == s) return m;
-  throw Error(field + " = \"" + s + "\" is not one of rne, rna, rtz, rup, rdn, rto, sr");
+  return enum_from_name<RoundingMode>(s, field);
 }
 
-std::string to_string(Rule r) {
-  switch (r) {
-    case Rule::exact: return "exact";
-    case Rule::nearest_lower: return "nearest_lower";
-    case Rule::nearest_upper: return "nearest_upper";
-    case Rule::tie_even: return "tie_even";
-    case Rule::tie_zero: return "tie_zero";
-    case Rule::tie_away: return "tie_away";
-    case Rule::toward_zero: return "toward_zero";
-    case Rule::away_directed: return "away_directed";
-    case Rule::odd: return "odd";
-    case Rule::sr_away: return "sr_away";
-    case Rule::sr_keep: return "sr_keep";
-    case Rule::saturated: return "saturated";
-    case Rule::clamped_min: return "clamped_min";
-    case Rule::overflow_inf: return "overflow_inf";
-  }
-  return "?";
-}
-
-std::string describe(Rule r) {
-  switch (r) {
-    case Rule::exact: return "the value is on the grid: no rounding (3.2 step 3)";
-    case Rule::nearest_lower: return "t < 1/2: the nearer neighbour is the lower one";
-    case Rule::nearest_upper: return "t > 1/2: the nearer neighbour is the upper one";
-    case Rule::tie_even: return "t = 1/2: tie goes to the neighbour whose code ends in 0 (rne)";
-    case Rule::tie_zero: return "t = 1/2 and both codes end in 0: tie goes to zero (rne, zero_only gap)";
-    case Rule::tie_away: return "t = 1/2: tie goes away from zero (rna)";
-    case Rule::toward_zero: return "directed rounding toward zero";
-    case Rule::away_directed: return "directed rounding away from zero";
-    case Rule::odd: return "inexact: the neighbour whose code ends in 1 (rto)";
-    case Rule::sr_away: return "t + r/2^R >= 1: rounds away from zero (sr)";
-    case Rule::sr_keep: return "t + r/2^R < 1: rounds toward zero (sr)";
-    case Rule::saturated: return "magnitude above the largest value: saturated (3.5)";
-    case Rule::clamped_min: return "below the smallest value of a format without zero: the smallest value (3.5)";
-    case Rule::overflow_inf: return "rounded past the largest finite value: infinity (IEEE overflow)";
-  }
-  return "?";
-}
-
-std::string to_string(OverflowPolicy p) {
-  switch (p) {
-    case OverflowPolicy::saturate: return "saturate";
-    case OverflowPolicy::error: return "error";
-    case OverflowPolicy::infinity: return "infinity";
-  }
-  return "?";
-}
-OverflowPolicy overflow_from_string(const std::string& s, const std::string& field) {
-  if (s == "saturate") return OverflowPolicy::saturate;
-  if (s == "error") return OverflowPolicy::error;
-  throw Error(field + " = \"" + s + "\" is not one of saturate, error");
-}
-std::string to_string(SignedZero z) { return z == SignedZero::preserve ? "preserve" : "positive"; }
-SignedZero signed_zero_from_string(const std::string& s, const std::string& field) {
-  if (s == "preserve") return SignedZero::preserve;
-  if (s == "positive") return SignedZero::positive;
-  throw Error(field + " = \"" + s + "\" is not one of preserve, positive");
-}
+std::string describe(Rule r) { return std::string(enum_help(r)); }
 
 }  // namespace mls

@@ -2,28 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <sstream>
 
 #include "mls/error.hpp"
+#include "mls/fp32_ops.hpp"
+#include "mls/json_read.hpp"
 
 namespace mls {
-
-uint32_t float_bits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-float bits_float(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-std::string hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
 
 int64_t element_count(const Shape& shape, const std::string& what) {
   if (shape.empty()) throw Error(what + " is empty (rank 0)");
@@ -71,6 +55,22 @@ int64_t GroupLayout::group_of(const Shape& index) const {
   return g;
 }
 
+std::vector<int64_t> GroupLayout::group_index() const {
+  const int64_t n = element_count(shape);
+  std::vector<int64_t> out(static_cast<size_t>(n));
+  Shape idx(shape.size(), 0);
+  for (int64_t i = 0; i < n; ++i) {
+    out[static_cast<size_t>(i)] = group_of(idx);
+    for (size_t a = shape.size(); a-- > 0;) {
+      if (++idx[a] < shape[a]) break;
+      idx[a] = 0;
+    }
+  }
+  return out;
+}
+
+// ---- tensors (2.10) ----------------------------------------------------------------
+
 void MlsTensor::validate() const {
   format.validate();
   const int64_t n = element_count(shape);
@@ -81,16 +81,31 @@ void MlsTensor::validate() const {
   if (static_cast<int64_t>(group_scales.size()) != layout.group_count)
     throw Error("group_scales has " + std::to_string(group_scales.size()) + " codes but the layout has " +
                 std::to_string(layout.group_count) + " groups");
-  const float st = bits_float(tensor_scale);
-  if (!std::isfinite(st) || !(st > 0)) throw Error("tensor_scale " + hex32(tensor_scale) + " is not a positive finite fp32");
+  if (!fp32_is_finite(tensor_scale) || !(bits_float(tensor_scale) > 0))
+    throw Error("tensor_scale " + hex32(tensor_scale) + " is not a positive finite fp32");
+  const Minifloat& gs = format.group_scale;
+  for (size_t i = 0; i < group_scales.size(); ++i) {
+    const uint32_t c = group_scales[i];
+    if (!gs.is_code(c) || gs.is_inf_code(c))
+      throw Error("group_scales[" + std::to_string(i) + "] = " + std::to_string(c) + " is not a valid code of " + gs.name());
+    if (gs.split(c).first)
+      throw Error("group_scales[" + std::to_string(i) + "] = " + std::to_string(c) + " is negative: a scale is >= 0 (2.3)");
+  }
+  for (size_t i = 0; i < elements.size(); ++i)
+    if (!format.element.is_code(elements[i]))
+      throw Error("elements[" + std::to_string(i) + "] = " + std::to_string(elements[i]) + " is not a valid code of " +
+                  format.element.name());
+}
+
+void MlsTensor::require_finite(const std::string& what) const {
   for (size_t i = 0; i < group_scales.size(); ++i)
-    if (!format.group_scale.is_valid_code(group_scales[i]))
-      throw Error("group_scales[" + std::to_string(i) + "] = " + std::to_string(group_scales[i]) +
-                  " is not a valid code of " + format.group_scale.name());
+    if (format.group_scale.is_nan_code(group_scales[i]))
+      throw Error(what + ".group_scales[" + std::to_string(i) + "] is NaN: the operation needs finite operands (6.11)");
   for (size_t i = 0; i < elements.size(); ++i)
     if (!format.element.is_valid_code(elements[i]))
-      throw Error("elements[" + std::to_string(i) + "] = " + std::to_string(elements[i]) +
-                  " is not a valid code of " + format.element.name());
+      throw Error(what + ".elements[" + std::to_string(i) + "] is " +
+                  (format.element.is_nan_code(elements[i]) ? "NaN" : "Inf") +
+                  ": the operation needs finite operands (6.11)");
 }
 
 Dyadic MlsTensor::tensor_scale_value() const { return Dyadic::from_float(bits_float(tensor_scale)); }
@@ -106,34 +121,20 @@ nlohmann::json MlsTensor::to_json() const {
 }
 
 MlsTensor MlsTensor::from_json(const nlohmann::json& j) {
-  if (!j.is_object()) throw Error("an MLS tensor must be a JSON object");
+  namespace jr = json_read;
+  jr::check_keys(j, "tensor", {"format", "shape", "tensor_scale", "group_scales", "elements"});
   MlsTensor t;
-  auto need = [&](const char* k) -> const nlohmann::json& {
-    if (!j.contains(k)) throw Error(std::string("MLS tensor field \"") + k + "\" is missing");
-    return j.at(k);
-  };
-  t.format = format_from_json(need("format"));
-  // Integers only, in range: nlohmann's get<> would truncate 1.5 or wrap 2^32 + c to c (spec 7.1).
-  auto integer = [](const nlohmann::json& v, const std::string& field, int64_t lo, int64_t hi) -> int64_t {
-    const bool ok = (v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(hi)) ||
-                    (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi);
-    if (!ok) throw Error("MLS tensor field " + field + " is not an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
-    return v.get<int64_t>();
-  };
-  auto array = [&](const char* k, int64_t lo, int64_t hi) {
-    const auto& a = need(k);
-    if (!a.is_array()) throw Error(std::string("MLS tensor field \"") + k + "\" must be an array");
-    std::vector<int64_t> out;
-    for (size_t i = 0; i < a.size(); ++i) out.push_back(integer(a[i], std::string(k) + "[" + std::to_string(i) + "]", lo, hi));
-    return out;
-  };
-  t.shape = array("shape", INT64_MIN, INT64_MAX);
-  t.tensor_scale = static_cast<uint32_t>(integer(need("tensor_scale"), "tensor_scale", 0, UINT32_MAX));
-  for (int64_t c : array("group_scales", 0, UINT32_MAX)) t.group_scales.push_back(static_cast<uint32_t>(c));
-  for (int64_t c : array("elements", 0, UINT32_MAX)) t.elements.push_back(static_cast<uint32_t>(c));
+  const auto& f = jr::member(j, "format", "tensor");
+  t.format = f.is_string() ? parse_format(f.get<std::string>()) : format_from_json(f);
+  t.shape = jr::i64_array(jr::member(j, "shape", "tensor"), "tensor.shape");
+  t.tensor_scale = jr::integer<uint32_t>(j, "tensor_scale", "tensor");
+  t.group_scales = jr::u32_array(jr::member(j, "group_scales", "tensor"), "tensor.group_scales");
+  t.elements = jr::u32_array(jr::member(j, "elements", "tensor"), "tensor.elements");
   t.validate();
   return t;
 }
+
+// ---- quantization (04) -------------------------------------------------------------
 
 std::optional<int64_t> first_nonfinite(const std::vector<float>& x) {
   for (size_t i = 0; i < x.size(); ++i)
@@ -142,7 +143,7 @@ std::optional<int64_t> first_nonfinite(const std::vector<float>& x) {
 }
 
 uint32_t dynamic_tensor_scale(const Format& f, float amax) {
-  if (amax == 0) return 0x3f800000u;  // 4.2
+  if (f.tensor_scale == TensorScaleRule::one || amax == 0) return 0x3f800000u;  // 4.2, 4.3
   const Dyadic a = Dyadic::from_float(std::fabs(amax));
   try {
     return static_cast<uint32_t>(round_to_grid(Minifloat::binary32(), RoundInput{false, a, f.q_max() * f.g_max()},
@@ -155,79 +156,122 @@ uint32_t dynamic_tensor_scale(const Format& f, float amax) {
 }
 
 RoundResult select_group_scale(const Format& f, const Dyadic& st, float group_amax) {
-  RoundingMode m = RoundingMode::rup;  // 4.4 ceil: the smallest value >= ratio
+  // 4.4: r = a_G / (S_t D) rounded up (ceil), to nearest even (nearest) or
+  // down (floor, ocp) on the scale grid; saturating at its largest value and
+  // clamping at its smallest (a grid without zero) or at 0.
+  RoundingMode m = RoundingMode::rup;
   if (f.scale_policy == ScalePolicy::nearest) m = RoundingMode::rne;
-  if (f.scale_policy == ScalePolicy::floor) m = RoundingMode::rdn;
-  return round_to_grid(f.group_scale, RoundInput{false, Dyadic::from_float(std::fabs(group_amax)), st * f.q_max()},
+  if (f.scale_policy == ScalePolicy::floor || f.scale_policy == ScalePolicy::ocp) m = RoundingMode::rdn;
+  if (std::isinf(group_amax)) {  // 4.1.2: an infinite group maximum saturates the scale
+    RoundResult r;
+    r.lo = r.hi = f.group_scale.max_magnitude_code();
+    r.code = f.group_scale.encode(false, r.lo);
+    r.rule = Rule::saturated;
+    return r;
+  }
+  return round_to_grid(f.group_scale, RoundInput{false, Dyadic::from_float(std::fabs(group_amax)), st * f.scale_divisor()},
                        Rounding{m, 8}, 0, OverflowPolicy::saturate);
 }
 
-RoundResult quantize_element(const Format& f, float x, const Dyadic& scale_product, const Rounding& r, uint32_t word) {
-  return round_to_grid(f.element, RoundInput{std::signbit(x), Dyadic::from_float(std::fabs(x)), scale_product}, r, word,
-                       f.overflow, f.signed_zero);
+RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& s, const Rounding& r, uint32_t word,
+                             QuantArith arith) {
+  const bool neg = (x_bits >> 31) != 0;
+  if (s.is_zero()) {  // 4.5.1: a zero group scale makes every element of its group a zero
+    RoundResult z;
+    z.exact = true;
+    z.code = f.element.encode(neg && f.signed_zero == SignedZero::preserve, 0);
+    return z;
+  }
+  if (arith == QuantArith::exact)
+    return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
+  // 4.12: the fp32 pipelines; the quotient q is an fp32 value, then rounded once
+  // more. A zero input stays a zero in every profile (4.12: 0 * Inf never arises).
+  if ((x_bits & 0x7fffffffu) == 0) return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
+  const uint32_t sb = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
+  const uint32_t ax = x_bits & 0x7fffffffu;
+  uint32_t q = 0;
+  switch (arith) {
+    case QuantArith::fp32_div: q = fp32::div(ax, sb); break;
+    case QuantArith::fp32_reciprocal: q = fp32::mul(ax, fp32::div(0x3f800000u, sb)); break;
+    case QuantArith::exact: break;
+  }
+  return round_fp32_input(f.element, q | (x_bits & 0x80000000u), Dyadic::from_int(1), r, word, f.overflow,
+                          f.signed_zero);
 }
 
-namespace {
-struct Prepared {
-  GroupLayout layout;
-  uint32_t st_bits;
-  std::vector<float> group_amax;
-};
-
-Prepared prepare(const Format& f, const Shape& shape, const std::vector<float>& x, const Rounding& r,
-                 const std::vector<uint32_t>& rand, std::optional<uint32_t> static_ts) {
+QuantizeSteps quantize_steps(const QuantizeInput& in) {
+  const Format& f = in.format;
   f.validate();
-  r.validate();
-  const int64_t n = element_count(shape);
-  if (static_cast<int64_t>(x.size()) != n)
-    throw Error("x has " + std::to_string(x.size()) + " values but shape " + shape_string(shape) + " has " +
+  in.rounding.validate();
+  const int64_t n = element_count(in.shape);
+  if (static_cast<int64_t>(in.x.size()) != n)
+    throw Error("x has " + std::to_string(in.x.size()) + " values but shape " + shape_string(in.shape) + " has " +
                 std::to_string(n) + " elements");
-  if (auto bad = first_nonfinite(x))
-    throw Error("x[" + std::to_string(*bad) + "] is " + (std::isnan(x[*bad]) ? "NaN" : "Inf") +
-                ": MLS quantization needs finite input (4.1)");
-  if (r.mode == RoundingMode::sr && static_cast<int64_t>(rand.size()) != n)
-    throw Error("rand has " + std::to_string(rand.size()) + " words but sr needs one per element (" +
+  if (f.nonfinite == NonFiniteInput::error)
+    for (size_t i = 0; i < in.x.size(); ++i)
+      if (!fp32_is_finite(in.x[i]))
+        throw Error("x[" + std::to_string(i) + "] is " + (fp32_is_nan(in.x[i]) ? "NaN" : "Inf") +
+                    ": this format needs finite input (4.1)");
+  if (in.rounding.mode == RoundingMode::sr && static_cast<int64_t>(in.rand.size()) != n)
+    throw Error("rand has " + std::to_string(in.rand.size()) + " words but sr needs one per element (" +
                 std::to_string(n) + ")");
-  Prepared p{GroupLayout(f, shape), 0, {}};
+  QuantizeSteps p{GroupLayout(f, in.shape), 0, 0, {}, {}, {}};
   p.group_amax.assign(p.layout.group_count, 0.0f);
-  float amax = 0;
+  p.group_nan.assign(p.layout.group_count, 0);
+  const std::vector<int64_t> gi = p.layout.group_index();
   for (int64_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    amax = std::max(amax, a);
-    float& g = p.group_amax[p.layout.group_of(i)];
-    g = std::max(g, a);
+    const uint32_t b = in.x[i];
+    const int64_t g = gi[i];
+    if (fp32_is_nan(b)) {  // 4.1.2
+      p.group_nan[g] = 1;
+      continue;
+    }
+    const float a = std::fabs(bits_float(b));
+    p.amax = std::max(p.amax, a);
+    p.group_amax[g] = std::max(p.group_amax[g], a);
   }
-  if (static_ts) {
-    const float s = bits_float(*static_ts);
-    if (!std::isfinite(s) || !(s > 0))
-      throw Error("tensor_scale " + hex32(*static_ts) + " is not a positive finite fp32 (4.6)");
-    p.st_bits = *static_ts;
+  if (in.static_tensor_scale) {
+    const uint32_t s = *in.static_tensor_scale;
+    if (!fp32_is_finite(s) || !(bits_float(s) > 0))
+      throw Error("tensor_scale " + hex32(s) + " is not a positive finite fp32 (4.6)");
+    p.tensor_scale = s;
   } else {
-    p.st_bits = dynamic_tensor_scale(f, amax);
+    p.tensor_scale = dynamic_tensor_scale(f, p.amax);
+  }
+  const Dyadic st = Dyadic::from_float(bits_float(p.tensor_scale));
+  p.group_scale.resize(p.layout.group_count);
+  for (int64_t g = 0; g < p.layout.group_count; ++g) {
+    if (p.group_nan[g]) {  // 4.1.2: the group's scale is NaN
+      p.group_scale[g].code = f.group_scale.nan_code(false);
+      p.group_scale[g].rule = Rule::nan_input;
+      continue;
+    }
+    p.group_scale[g] = select_group_scale(f, st, p.group_amax[g]);
   }
   return p;
 }
-}  // namespace
 
-MlsTensor quantize(const Format& f, const Shape& shape, const std::vector<float>& x, const Rounding& r,
-                   const std::vector<uint32_t>& rand, std::optional<uint32_t> static_ts) {
-  const Prepared p = prepare(f, shape, x, r, rand, static_ts);
+MlsTensor quantize(const QuantizeInput& in) {
+  const QuantizeSteps p = quantize_steps(in);
+  const Format& f = in.format;
   MlsTensor t;
   t.format = f;
-  t.shape = shape;
-  t.tensor_scale = p.st_bits;
+  t.shape = in.shape;
+  t.tensor_scale = p.tensor_scale;
   const Dyadic st = t.tensor_scale_value();
   std::vector<Dyadic> scale(p.layout.group_count);
   t.group_scales.resize(p.layout.group_count);
   for (int64_t g = 0; g < p.layout.group_count; ++g) {
-    t.group_scales[g] = static_cast<uint32_t>(select_group_scale(f, st, p.group_amax[g]).code);
-    scale[g] = st * f.group_scale.decode(t.group_scales[g]);
+    t.group_scales[g] = static_cast<uint32_t>(p.group_scale[g].code);
+    if (!p.group_nan[g]) scale[g] = st * f.group_scale.decode(t.group_scales[g]);
   }
-  t.elements.resize(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const uint32_t word = r.mode == RoundingMode::sr ? rand[i] : 0;
+  const std::vector<int64_t> gi = p.layout.group_index();
+  t.elements.resize(in.x.size());
+  for (size_t i = 0; i < in.x.size(); ++i) {
+    if (p.group_nan[gi[i]]) continue;  // 4.1.2: every element of a NaN group is code 0
+    const uint32_t word = in.rounding.mode == RoundingMode::sr ? in.rand[i] : 0;
     try {
-      t.elements[i] = static_cast<uint32_t>(quantize_element(f, x[i], scale[p.layout.group_of(i)], r, word).code);
+      t.elements[i] = static_cast<uint32_t>(quantize_element(f, in.x[i], scale[gi[i]], in.rounding, word, in.arith).code);
     } catch (const Error& e) {
       throw Error("x[" + std::to_string(i) + "]: " + e.what());
     }
@@ -235,146 +279,71 @@ MlsTensor quantize(const Format& f, const Shape& shape, const std::vector<float>
   return t;
 }
 
-std::vector<double> dequantize_fp64(const MlsTensor& t) {
+MlsTensor quantize(const Format& f, const Shape& shape, const std::vector<float>& x, const Rounding& r,
+                   const std::vector<uint32_t>& rand, std::optional<uint32_t> static_ts) {
+  QuantizeInput in{f, r, QuantArith::exact, shape, {}, rand, static_ts};
+  in.x.reserve(x.size());
+  for (float v : x) in.x.push_back(float_bits(v));
+  return quantize(in);
+}
+
+// ---- dequantization (4.7) ---------------------------------------------------------------
+
+namespace {
+// 4.7.1: the value of element i as fp32 or fp64 bits (W = 32 or 64): NaN for a
+// NaN scale or element, +-Inf for an Inf element (NaN with a zero scale), a
+// zero with the element code's sign for a zero product, else the exact
+// product rounded to nearest even.
+template <class Out, class Round>
+std::vector<Out> dequantize_as(const MlsTensor& t, Out nan, Out inf, Out sign_bit, Round round) {
   t.validate();
   const GroupLayout layout(t.format, t.shape);
+  const std::vector<int64_t> gi = layout.group_index();
   const Dyadic st = t.tensor_scale_value();
-  std::vector<double> out(t.elements.size());
+  const Minifloat& el = t.format.element;
+  const Minifloat& gs = t.format.group_scale;
+  std::vector<Dyadic> scale(layout.group_count);
+  std::vector<uint8_t> nan_scale(layout.group_count, 0);
+  for (int64_t g = 0; g < layout.group_count; ++g) {
+    if (gs.is_nan_code(t.group_scales[g])) nan_scale[g] = 1;
+    else scale[g] = st * gs.decode(t.group_scales[g]);
+  }
+  std::vector<Out> out(t.elements.size());
   for (size_t i = 0; i < out.size(); ++i) {
     const uint64_t code = t.elements[i];
-    const Dyadic v = st * t.group_scale_value(layout.group_of(i)) * t.format.element.decode(code);
-    // 4.7: a zero element keeps its code's sign (-0 dequantizes to -0.0), as in dequantize_fp32.
-    out[i] = v.is_zero() ? ((code & t.format.element.sign_bit()) ? -0.0 : 0.0) : round_to_fp64(v);
+    const Out sign = el.split(code).first ? sign_bit : Out(0);
+    const int64_t g = gi[i];
+    if (nan_scale[g] || el.is_nan_code(code)) out[i] = nan;
+    else if (el.is_inf_code(code)) out[i] = scale[g].is_zero() ? nan : Out(sign | inf);
+    else {
+      const Dyadic v = scale[g] * el.decode(code);
+      out[i] = v.is_zero() ? sign : round(v);
+    }
   }
+  return out;
+}
+}  // namespace
+
+std::vector<double> dequantize_fp64(const MlsTensor& t) {
+  const auto bits = dequantize_as<uint64_t>(t, 0x7ff8000000000000ull, 0x7ff0000000000000ull, 0x8000000000000000ull,
+                                            [](const Dyadic& v) {
+                                              const double d = round_to_fp64(v);
+                                              uint64_t b;
+                                              std::memcpy(&b, &d, 8);
+                                              return b;
+                                            });
+  std::vector<double> out(bits.size());
+  std::memcpy(out.data(), bits.data(), bits.size() * 8);
   return out;
 }
 
 std::vector<float> dequantize_fp32(const MlsTensor& t) {
-  t.validate();
-  const GroupLayout layout(t.format, t.shape);
-  const Dyadic st = t.tensor_scale_value();
-  std::vector<float> out(t.elements.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const uint64_t code = t.elements[i];
-    const Dyadic v = st * t.group_scale_value(layout.group_of(i)) * t.format.element.decode(code);
-    // A zero element keeps its code's sign (-0 dequantizes to -0.0).
-    out[i] = v.is_zero() ? ((code & t.format.element.sign_bit()) ? -0.0f : 0.0f) : round_to_fp32(v);
-  }
+  const auto bits = dequantize_as<uint32_t>(t, fp32::kQuietNaN, 0x7f800000u, 0x80000000u, [](const Dyadic& v) {
+    return round_to_fp32_bits(v, RoundingMode::rne, OverflowPolicy::infinity);
+  });
+  std::vector<float> out(bits.size());
+  std::memcpy(out.data(), bits.data(), bits.size() * 4);
   return out;
-}
-
-namespace {
-std::string approx(const Dyadic& num, const Dyadic& den) {
-  // A 17-significant-digit decimal of num/den for humans (never used in a decision).
-  if (num.is_zero()) return "0";
-  auto top = [](const Dyadic& d, int64_t& e) {
-    const auto l = static_cast<int64_t>(boost::multiprecision::msb(boost::multiprecision::abs(d.m)));
-    const int64_t sh = std::max<int64_t>(0, l - 60);
-    e = d.e + sh;
-    return static_cast<double>(static_cast<int64_t>(d.m >> static_cast<unsigned>(sh)));
-  };
-  int64_t en, ed;
-  const double n = top(num, en), d = top(den, ed);
-  const double v = std::ldexp(n / d, static_cast<int>(std::clamp<int64_t>(en - ed, -3000, 3000)));
-  std::ostringstream os;
-  os.precision(17);
-  os << v;
-  return os.str();
-}
-std::string ratio_text(const Dyadic& num, const Dyadic& den) {
-  return "(" + num.to_string() + ") / (" + den.to_string() + ")";
-}
-}  // namespace
-
-nlohmann::json explain(const Format& f, const Shape& shape, const std::vector<float>& x, const Rounding& r,
-                       const std::vector<uint32_t>& rand, int64_t index, std::optional<uint32_t> static_ts) {
-  const Prepared p = prepare(f, shape, x, r, rand, static_ts);
-  if (index < 0 || index >= static_cast<int64_t>(x.size()))
-    throw Error("index " + std::to_string(index) + " is outside 0.." + std::to_string(x.size() - 1));
-  const Dyadic st = Dyadic::from_float(bits_float(p.st_bits));
-  const int64_t g = p.layout.group_of(index);
-  const RoundResult gs = select_group_scale(f, st, p.group_amax[g]);
-  const Dyadic sg = f.group_scale.decode(gs.code);
-  const Dyadic den = st * sg;
-  const float xi = x[index];
-  const uint32_t word = r.mode == RoundingMode::sr ? rand[index] : 0;
-  const RoundResult e = quantize_element(f, xi, den, r, word);
-  nlohmann::json j;
-  j["format"] = f.short_name();
-  j["rounding"] = rounding_name(r);
-  j["index"] = index;
-  j["x"] = {{"bits", hex32(float_bits(xi))}, {"value", Dyadic::from_float(xi).to_decimal()}};
-  float amax = 0;
-  for (float v : x) amax = std::max(amax, std::fabs(v));
-  j["tensor"] = {{"amax", Dyadic::from_float(amax).to_decimal()},
-                 {"q_max", f.q_max().to_decimal()},
-                 {"g_max", f.g_max().to_decimal()},
-                 {"tensor_scale", {{"bits", hex32(p.st_bits)}, {"value", st.to_decimal()},
-                                   {"rule", static_ts ? "static (4.6)" : "RU_fp32(amax / (q_max * g_max)) (4.3)"}}}};
-  j["group"] = {{"index", g},
-                {"amax", Dyadic::from_float(p.group_amax[g]).to_decimal()},
-                {"ratio", ratio_text(Dyadic::from_float(p.group_amax[g]), st * f.q_max())},
-                {"ratio_approx", approx(Dyadic::from_float(p.group_amax[g]), st * f.q_max())},
-                {"policy", to_string(f.scale_policy)},
-                {"code", gs.code},
-                {"value", sg.to_decimal()},
-                {"rule", [&]() -> std::string {
-                   if (gs.rule == Rule::exact) return "the ratio is a group-scale value (4.4)";
-                   if (gs.rule == Rule::clamped_min) return "ratio <= g_min: g_min (4.4)";
-                   if (gs.rule == Rule::saturated) return "ratio > g_max: g_max, elements may saturate (4.4, 4.6)";
-                   if (f.scale_policy == ScalePolicy::ceil) return "the smallest group-scale value >= ratio (4.4 ceil)";
-                   if (f.scale_policy == ScalePolicy::floor) return "the largest group-scale value <= ratio (4.4 floor)";
-                   return "the nearest group-scale value, ties to even code (4.4 nearest)";
-                 }()}};
-  const Dyadic ax = Dyadic::from_float(std::fabs(xi));
-  nlohmann::json el;
-  el["quotient"] = {{"exact", std::string(std::signbit(xi) ? "-" : "") + ratio_text(ax, den)},
-                    {"approx", (std::signbit(xi) ? "-" : "") + approx(ax, den)}};
-  el["lower"] = {{"code", e.lo}, {"value", f.element.magnitude_value(e.lo).to_decimal()}};
-  el["upper"] = {{"code", e.hi}, {"value", f.element.magnitude_value(e.hi).to_decimal()}};
-  if (!e.exact && e.rule != Rule::saturated && e.rule != Rule::clamped_min) {
-    el["t"] = {{"exact", ratio_text(e.t_num, e.t_den)}, {"approx", approx(e.t_num, e.t_den)}};
-  }
-  if (r.mode == RoundingMode::sr) {
-    el["random_word"] = hex32(word);
-    el["r"] = e.r;
-    el["R"] = r.sr_bits;
-  }
-  el["decision"] = e.exact ? "exact" : (e.away ? "away from zero (upper)" : "toward zero (lower)");
-  el["rule"] = to_string(e.rule);
-  el["reason"] = describe(e.rule);
-  el["code"] = e.code;
-  el["value"] = f.element.decode(e.code).to_decimal();
-  el["dequantized"] = (st * sg * f.element.decode(e.code)).to_decimal();
-  j["element"] = el;
-  return j;
-}
-
-std::string explain_text(const nlohmann::json& j) {
-  std::ostringstream o;
-  const auto& t = j["tensor"];
-  const auto& g = j["group"];
-  const auto& e = j["element"];
-  auto s = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
-  o << "element " << j["index"] << " of a tensor quantized as " << s(j["format"]) << " with " << s(j["rounding"]) << "\n";
-  o << "  x                 = " << s(j["x"]["value"]) << "  (fp32 " << s(j["x"]["bits"]) << ")\n";
-  o << "1 tensor max |x|    = " << s(t["amax"]) << ";  q_max = " << s(t["q_max"]) << ", g_max = " << s(t["g_max"]) << "\n";
-  o << "  tensor scale S_t  = " << s(t["tensor_scale"]["value"]) << "  (fp32 " << s(t["tensor_scale"]["bits"])
-    << ")  by " << s(t["tensor_scale"]["rule"]) << "\n";
-  o << "2 group " << g["index"] << " max |x|  = " << s(g["amax"]) << ";  ratio a_G / (S_t q_max) = " << s(g["ratio"])
-    << " ~ " << s(g["ratio_approx"]) << "\n";
-  o << "  group scale S_g   = " << s(g["value"]) << "  (code " << g["code"] << ", policy " << s(g["policy"]) << ": "
-    << s(g["rule"]) << ")\n";
-  o << "3 quotient x/(S_t S_g) = " << s(e["quotient"]["exact"]) << " ~ " << s(e["quotient"]["approx"]) << "\n";
-  o << "  neighbours        lower code " << e["lower"]["code"] << " = " << s(e["lower"]["value"]) << ", upper code "
-    << e["upper"]["code"] << " = " << s(e["upper"]["value"]) << "\n";
-  if (e.contains("t")) o << "  t = (|v|-lo)/(hi-lo) = " << s(e["t"]["exact"]) << " ~ " << s(e["t"]["approx"]) << "\n";
-  if (e.contains("random_word"))
-    o << "  random word " << s(e["random_word"]) << ", R = " << e["R"] << ", r = " << e["r"] << "\n";
-  o << "4 decision: " << s(e["decision"]) << " -- " << s(e["reason"]) << "\n";
-  o << "  element code " << e["code"] << " = " << s(e["value"]) << ";  dequantized S_t S_g elem = " << s(e["dequantized"])
-    << "\n";
-  return o.str();
 }
 
 }  // namespace mls

@@ -10,22 +10,8 @@
 
 namespace mls {
 
-std::string to_string(Tier t) {
-  switch (t) {
-    case Tier::exact: return "exact";
-    case Tier::faithful: return "faithful";
-    case Tier::bounded: return "bounded";
-    case Tier::none: return "none";
-  }
-  return "?";
-}
-
-std::string to_string(BoundModel m) { return m == BoundModel::fp32_sum ? "fp32_sum" : "fp32_sum_scaled"; }
-
 BoundModel bound_model_from_string(const std::string& s, const std::string& field) {
-  if (s == "fp32_sum") return BoundModel::fp32_sum;
-  if (s == "fp32_sum_scaled") return BoundModel::fp32_sum_scaled;
-  throw Error(field + " = \"" + s + "\" is not one of fp32_sum, fp32_sum_scaled");
+  return enum_from_name<BoundModel>(s, field);
 }
 
 namespace {

@@ -232,7 +232,7 @@ void plan_reduction(const Context& c, std::vector<GroupPlan>& conv, std::vector<
           add_operand_attrs(gp.attrs, "b_", *f, b);
           put_arith_attrs(gp.attrs, arith);
           gp.attrs["pass"] = to_string(pass);
-          gp.attrs["pass_code"] = int64_t(pass == ConvPass::fwd ? 0 : pass == ConvPass::bwd_data ? 1 : 2);
+          gp.attrs["pass_code"] = int64_t(enum_code(pass));
           gp.attrs["stride"] = std::vector<int64_t>{g.stride[0], g.stride[1]};
           gp.attrs["padding"] = std::vector<int64_t>{g.pad[0], g.pad[1]};
           gp.attrs["dilation"] = std::vector<int64_t>{g.dil[0], g.dil[1]};

@@ -74,8 +74,6 @@ uint32_t random_fp32_in_binades(Rng& r, int lo, int hi);
 uint32_t group_scale_one(const Format& f);
 // Valid element codes in increasing code order.
 std::vector<uint32_t> valid_element_codes(const Minifloat& m);
-// sr: the smallest r in [0, 2^R] with t + r/2^R >= 1 for t = t_num/t_den in (0,1).
-uint64_t sr_threshold(const Dyadic& t_num, const Dyadic& t_den, int R);
 // Random words around an sr decision threshold: r* and r*-1 in the top R
 // bits with random, all-zero or all-one low bits.
 uint32_t threshold_word(Rng& r, uint64_t threshold, int R);

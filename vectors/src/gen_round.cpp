@@ -54,7 +54,7 @@ class RoundMaker : public Maker {
         case 1: {
           RoundResult probe;
           try {
-            probe = quantize_element(f_, bits_float(p.x), S, r_, 0);
+            probe = quantize_element(f_, p.x, S, r_, 0);
           } catch (const Error&) {
             probe.exact = true;
           }
@@ -72,7 +72,7 @@ class RoundMaker : public Maker {
     d["inputs/group_scale"].ints[row] = p.gs;
     d["inputs/rand"].ints[row] = word;
     try {
-      const RoundResult res = quantize_element(f_, bits_float(p.x), S, r_, word);
+      const RoundResult res = quantize_element(f_, p.x, S, r_, word);
       d["outputs/status"].ints[row] = kStatusOk;
       d["outputs/code"].ints[row] = res.code;
       d["info/rule"].ints[row] = rule_code(res.rule);

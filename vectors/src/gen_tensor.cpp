@@ -258,7 +258,7 @@ class QuantizeMaker : public Maker {
         continue;
       }
       try {
-        const RoundResult p = quantize_element(f_, x[i], S[layout_.group_of(i)], r_, 0);
+        const RoundResult p = quantize_element(f_, float_bits(x[i]), S[layout_.group_of(i)], r_, 0);
         const bool gap = !p.exact && p.rule != Rule::saturated && p.rule != Rule::clamped_min;
         w[i] = gap ? threshold_word(r, sr_threshold(p.t_num, p.t_den, r_.sr_bits), r_.sr_bits) : r.next();
       } catch (const Error&) {

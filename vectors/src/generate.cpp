@@ -145,19 +145,6 @@ std::vector<uint32_t> valid_element_codes(const Minifloat& m) {
   return v;
 }
 
-uint64_t sr_threshold(const Dyadic& t_num, const Dyadic& t_den, int R) {
-  // r >= 2^R (G - A) / G, the smallest such integer (spec 3.4: away iff t + r/2^R >= 1).
-  const Dyadic num = ldexp(t_den - t_num, R);
-  if (num.sign() <= 0) return 0;
-  BigInt n = num.m, d = t_den.m;
-  const int64_t de = num.e - t_den.e;
-  if (de >= 0) n <<= static_cast<unsigned>(de);
-  else d <<= static_cast<unsigned>(-de);
-  const BigInt q = (n + d - 1) / d;
-  const BigInt cap = BigInt(1) << R;
-  return static_cast<uint64_t>(q > cap ? cap : q);
-}
-
 uint32_t threshold_word(Rng& r, uint64_t thr, int R) {
   const uint64_t top = uint64_t(1) << R;
   uint64_t v = thr;
@@ -168,17 +155,16 @@ uint32_t threshold_word(Rng& r, uint64_t thr, int R) {
   }
   if (v >= top) v = top - 1;
   if (R == 32) return static_cast<uint32_t>(v);
-  const uint32_t low_mask = (uint32_t(1) << (32 - R)) - 1;
   uint32_t low = 0;
   switch (r.below(3)) {
     case 0: low = 0; break;
-    case 1: low = low_mask; break;
-    default: low = r.next() & low_mask; break;
+    case 1: low = 0xffffffffu; break;
+    default: low = r.next(); break;
   }
-  return static_cast<uint32_t>(v << (32 - R)) | low;
+  return sr_word(v, R, low);
 }
 
-uint8_t rule_code(Rule r) { return static_cast<uint8_t>(r); }
+uint8_t rule_code(Rule r) { return static_cast<uint8_t>(enum_code(r)); }
 
 Attrs base_attrs(Op op, const std::string& label) {
   Attrs a;

@@ -185,7 +185,7 @@ void check_attrs(const CaseGroup& g) {
       Conv2dParams p;
       p.pass = conv_pass_from_string(attr_str(g.attrs, "pass", g.path), g.path + ": attribute \"pass\"");
       const int64_t code = attr_int(g.attrs, "pass_code", g.path);
-      const int64_t want = p.pass == ConvPass::fwd ? 0 : p.pass == ConvPass::bwd_data ? 1 : 2;
+      const int64_t want = enum_code(p.pass);
       if (code != want)
         throw Error(g.path + ": attribute \"pass_code\" = " + std::to_string(code) + " does not match pass \"" +
                     to_string(p.pass) + "\" (" + std::to_string(want) + ")");

@@ -64,24 +64,68 @@ void put_reduction(CaseGroup& g, const MlsTensor& a, const MlsTensor& b, const s
 
 }  // namespace
 
-CaseGroup single_quantize_group(const Format& f, const Rounding& r, const Shape& shape, const std::vector<uint32_t>& x,
-                                const std::vector<uint32_t>& rand, const std::string& label) {
+CaseGroup single_round_group(const Format& f, const Rounding& r, const std::vector<uint32_t>& x, uint32_t tensor_scale,
+                             const std::vector<uint32_t>& rand, const std::string& label) {
+  // One group of x.size() cases with scale S_t = tensor_scale, S_g = 1 (the
+  // group-scale code of 1.0).
+  if (!rand.empty() && rand.size() != x.size()) throw Error("single_round_group: rand and x differ in length");
+  f.validate();
+  const RoundResult one = round_to_grid(f.group_scale, RoundInput{false, Dyadic::from_int(1), Dyadic::from_int(1)},
+                                        Rounding{RoundingMode::rne, 8}, 0, OverflowPolicy::saturate);
+  if (!one.exact) throw Error("single_round_group: 1.0 is not a value of " + f.group_scale.name());
+  Attrs at;
+  put_format_attrs(at, "", f);
+  put_rounding_attrs(at, r);
+  CaseGroup g;
+  g.op = Op::round;
+  g.path = "/round/0000";
+  g.attrs = std::move(at);
+  g.attrs["op"] = "round";
+  g.attrs["label"] = label;
+  g.attrs["case_offset"] = uint64_t(0);
+  g.attrs["case_total"] = uint64_t(x.size());
+  g.attrs["case_count"] = uint64_t(x.size());
+  for (const auto& spec : dataset_specs(Op::round, g.attrs, g.path)) {
+    std::vector<uint64_t> dims = {x.size()};
+    for (uint64_t d : case_dims(spec, g.attrs, g.path)) dims.push_back(d);
+    g.data[spec.name] = Array::make(spec.dtypes.back(), dims);
+  }
+  const Dyadic scale = Dyadic::from_float(bits_float(tensor_scale));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const uint32_t w = r.mode == RoundingMode::sr ? rand.at(i) : 0;
+    g.at("inputs/x").ints[i] = x[i];
+    g.at("inputs/tensor_scale").ints[i] = tensor_scale;
+    g.at("inputs/group_scale").ints[i] = one.code;
+    g.at("inputs/rand").ints[i] = w;
+    try {
+      const RoundResult res = round_fp32_input(f.element, x[i], scale, r, w, f.overflow, f.signed_zero);
+      g.at("outputs/code").ints[i] = res.code;
+      g.at("outputs/status").ints[i] = kStatusOk;
+      if (g.has("info/rule")) g.at("info/rule").ints[i] = static_cast<uint64_t>(enum_code(res.rule));
+    } catch (const Error&) {
+      g.at("outputs/status").ints[i] = kStatusError;
+    }
+  }
+  return g;
+}
+
+CaseGroup single_quantize_group(const Format& f, const Rounding& r, QuantArith arith, const Shape& shape,
+                                const std::vector<uint32_t>& x, const std::vector<uint32_t>& rand, const std::string& label) {
   const size_t n = static_cast<size_t>(element_count(shape));
   if (x.size() != n) throw Error("single_quantize_group: x has " + std::to_string(x.size()) + " values, shape needs " + std::to_string(n));
   if (!rand.empty() && rand.size() != n) throw Error("single_quantize_group: rand has " + std::to_string(rand.size()) + " words, shape needs " + std::to_string(n));
   Attrs at;
   put_format_attrs(at, "", f);
   put_rounding_attrs(at, r);
+  put_quant_arith_attrs(at, arith);
   put_layout_attrs(at, "", f, shape);
   CaseGroup g = make_group(Op::quantize, std::move(at), label);
-  std::vector<float> xf(n);
   for (size_t i = 0; i < n; ++i) {
     g.at("inputs/x").ints[i] = x[i];
-    std::memcpy(&xf[i], &x[i], 4);
     if (!rand.empty()) g.at("inputs/rand").ints[i] = rand[i];
   }
   try {
-    const MlsTensor q = quantize(f, shape, xf, r, rand);
+    const MlsTensor q = quantize(QuantizeInput{f, r, arith, shape, x, r.mode == RoundingMode::sr ? rand : std::vector<uint32_t>{}, std::nullopt});
     g.at("outputs/tensor_scale").ints[0] = q.tensor_scale;
     for (size_t i = 0; i < q.group_scales.size(); ++i) g.at("outputs/group_scales").ints[i] = q.group_scales[i];
     for (size_t i = 0; i < n; ++i) g.at("outputs/elements").ints[i] = q.elements[i];
@@ -125,7 +169,7 @@ CaseGroup single_conv_group(const MlsTensor& a, const MlsTensor& b, const Conv2d
   p.out_shape = geo.out_shape;
   Attrs at = reduction_attrs(a, b, arith, p.out_shape);
   at["pass"] = to_string(p.pass);
-  at["pass_code"] = int64_t(p.pass == ConvPass::fwd ? 0 : p.pass == ConvPass::bwd_data ? 1 : 2);
+  at["pass_code"] = int64_t(enum_code(p.pass));
   at["stride"] = std::vector<int64_t>{p.stride[0], p.stride[1]};
   at["padding"] = std::vector<int64_t>{p.padding[0], p.padding[1]};
   at["dilation"] = std::vector<int64_t>{p.dilation[0], p.dilation[1]};

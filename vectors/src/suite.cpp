@@ -102,24 +102,10 @@ std::vector<int64_t> attr_ints(const Attrs& a, const std::string& name, const st
   throw Error(where + ": attribute \"" + name + "\" must be an integer array");
 }
 
-int64_t rounding_mode_code(RoundingMode m) {
-  switch (m) {
-    case RoundingMode::rne: return 0;
-    case RoundingMode::rna: return 1;
-    case RoundingMode::rtz: return 2;
-    case RoundingMode::rup: return 3;
-    case RoundingMode::rdn: return 4;
-    case RoundingMode::rto: return 5;
-    case RoundingMode::sr: return 6;
-  }
-  return -1;
-}
+int64_t rounding_mode_code(RoundingMode m) { return enum_code(m); }
 
 RoundingMode rounding_mode_from_code(int64_t c, const std::string& where) {
-  static const RoundingMode modes[] = {RoundingMode::rne, RoundingMode::rna, RoundingMode::rtz, RoundingMode::rup,
-                                       RoundingMode::rdn, RoundingMode::rto, RoundingMode::sr};
-  if (c < 0 || c > 6) throw Error(where + " = " + std::to_string(c) + " is not a rounding mode code 0..6");
-  return modes[c];
+  return enum_from_code<RoundingMode>(c, where);
 }
 
 void put_layout_attrs(Attrs& a, const std::string& p, const Format& f, const Shape& shape) {
@@ -136,14 +122,32 @@ void put_format_attrs(Attrs& a, const std::string& p, const Format& f) {
   a[p + "element_exp_bits"] = int64_t(f.element.exp_bits);
   a[p + "element_man_bits"] = int64_t(f.element.man_bits);
   a[p + "element_bias"] = int64_t(f.element.bias);
-  a[p + "element_zero"] = int64_t(f.element.zero == ZeroMode::zero_only ? 1 : 0);
+  a[p + "element_zero"] = int64_t(enum_code(f.element.zero));
   a[p + "group_bits"] = int64_t(f.group_scale.total_bits());
   a[p + "group_exp_bits"] = int64_t(f.group_scale.exp_bits);
   a[p + "group_man_bits"] = int64_t(f.group_scale.man_bits);
   a[p + "group_bias"] = int64_t(f.group_scale.bias);
-  a[p + "scale_policy"] = int64_t(f.scale_policy == ScalePolicy::ceil ? 0 : f.scale_policy == ScalePolicy::nearest ? 1 : 2);
-  a[p + "signed_zero"] = int64_t(f.signed_zero == SignedZero::preserve ? 0 : 1);
-  a[p + "overflow"] = int64_t(f.overflow == OverflowPolicy::saturate ? 0 : 1);
+  a[p + "scale_policy"] = int64_t(enum_code(f.scale_policy));
+  a[p + "signed_zero"] = int64_t(enum_code(f.signed_zero));
+  a[p + "overflow"] = int64_t(enum_code(f.overflow));
+  // Spec 1.1 fields (8.3.2): written for every format outside spec 1.0, so
+  // that every spec-1.0 group keeps exactly its old attributes.
+  const Format mls;
+  const bool family = f.element.specials != Specials::none || f.element.encoding != Encoding::sign_magnitude ||
+                      f.group_scale.is_signed || f.group_scale.zero != ZeroMode::none ||
+                      f.group_scale.specials != Specials::none ||
+                      f.group_scale.bias != Minifloat::default_bias(f.group_scale.exp_bits) || f.block_size > 0 ||
+                      f.tensor_scale != mls.tensor_scale || f.nonfinite != mls.nonfinite;
+  if (!family) return;
+  a[p + "element_specials"] = int64_t(enum_code(f.element.specials));
+  a[p + "element_encoding"] = int64_t(enum_code(f.element.encoding));
+  a[p + "group_signed"] = int64_t(f.group_scale.is_signed ? 1 : 0);
+  a[p + "group_zero"] = int64_t(enum_code(f.group_scale.zero));
+  a[p + "group_specials"] = int64_t(enum_code(f.group_scale.specials));
+  a[p + "block_size"] = f.block_size;
+  a[p + "block_axis"] = f.block_axis;
+  a[p + "tensor_scale_rule"] = int64_t(enum_code(f.tensor_scale));
+  a[p + "nonfinite"] = int64_t(enum_code(f.nonfinite));
 }
 
 void put_rounding_attrs(Attrs& a, const Rounding& r) {
@@ -153,13 +157,9 @@ void put_rounding_attrs(Attrs& a, const Rounding& r) {
   a["rounding_bits"] = int64_t(r.mode == RoundingMode::sr ? r.sr_bits : 0);
 }
 
-namespace {
-int64_t acc_overflow_code(AccOverflow o) { return o == AccOverflow::saturate ? 0 : o == AccOverflow::wrap ? 1 : 2; }
-}  // namespace
-
 void put_arith_attrs(Attrs& a, const ArithProfile& p) {
   a["arith"] = p.to_json().dump();
-  a["arith_profile"] = int64_t(p.profile == ArithKind::exact ? 0 : 1);
+  a["arith_profile"] = int64_t(enum_code(p.profile));
   if (p.profile == ArithKind::exact) {  // no choices: every other numeric field is 0
     for (const char* k : {"arith_frac_bits", "arith_width", "arith_alignment", "arith_overflow", "arith_inter_group",
                           "arith_final_rounding"})
@@ -169,8 +169,8 @@ void put_arith_attrs(Attrs& a, const ArithProfile& p) {
   a["arith_frac_bits"] = p.frac_bits;
   a["arith_width"] = p.width;
   a["arith_alignment"] = rounding_mode_code(p.alignment);
-  a["arith_overflow"] = acc_overflow_code(p.overflow);
-  a["arith_inter_group"] = int64_t(p.inter_group == InterGroup::exact ? 0 : 1);
+  a["arith_overflow"] = int64_t(enum_code(p.overflow));
+  a["arith_inter_group"] = int64_t(enum_code(p.inter_group));
   a["arith_final_rounding"] = rounding_mode_code(p.final_rounding);
 }
 
@@ -256,6 +256,18 @@ ArithProfile CaseGroup::arith() const {
   return p;
 }
 
+QuantArith CaseGroup::quant_arith() const {
+  auto it = attrs.find("quant_arith");
+  if (it == attrs.end()) return QuantArith::exact;  // spec 1.0 files: the exact profile
+  const auto* v = std::get_if<std::string>(&it->second);
+  if (!v) throw Error(path + ": attribute \"quant_arith\" must be a string");
+  return enum_from_name<QuantArith>(*v, path + ": attribute \"quant_arith\"");
+}
+
+void put_quant_arith_attrs(Attrs& a, QuantArith q) {
+  if (q != QuantArith::exact) a["quant_arith"] = to_string(q);
+}
+
 Shape CaseGroup::shape(const std::string& name) const {
   Shape s = attr_ints(attrs, name, path);
   for (size_t i = 0; i < s.size(); ++i)
@@ -324,9 +336,9 @@ MlsTensor tensor_of(const CaseGroup& g, uint64_t k, const std::string& p, const 
 }
 }  // namespace
 
-RoundCase round_case(const CaseGroup& g, uint64_t k) {
+RoundRow round_case(const CaseGroup& g, uint64_t k) {
   check_case(g, k, Op::round);
-  return RoundCase{static_cast<uint32_t>(g.at("inputs/x").u(k)), static_cast<uint32_t>(g.at("inputs/tensor_scale").u(k)),
+  return RoundRow{static_cast<uint32_t>(g.at("inputs/x").u(k)), static_cast<uint32_t>(g.at("inputs/tensor_scale").u(k)),
                    static_cast<uint32_t>(g.at("inputs/group_scale").u(k)), static_cast<uint32_t>(g.at("inputs/rand").u(k))};
 }
 RoundOutput round_output(const CaseGroup& g, uint64_t k) {
@@ -339,14 +351,14 @@ void set_round_output(CaseGroup& g, uint64_t k, const RoundOutput& o) {
   g.at("outputs/code").ints[k] = o.code;
 }
 
-std::vector<float> QuantizeCase::x_float() const {
+std::vector<float> QuantizeRow::x_float() const {
   std::vector<float> v(x.size());
   for (size_t i = 0; i < x.size(); ++i) v[i] = bits_float(x[i]);
   return v;
 }
-QuantizeCase quantize_case(const CaseGroup& g, uint64_t k) {
+QuantizeRow quantize_case(const CaseGroup& g, uint64_t k) {
   check_case(g, k, Op::quantize);
-  return QuantizeCase{g.shape(), row_u32(g.at("inputs/x"), k), row_u32(g.at("inputs/rand"), k)};
+  return QuantizeRow{g.shape(), row_u32(g.at("inputs/x"), k), row_u32(g.at("inputs/rand"), k)};
 }
 QuantizeOutput quantize_output(const CaseGroup& g, uint64_t k) {
   check_case(g, k, Op::quantize);
@@ -389,9 +401,9 @@ bool philox_is_block(const CaseGroup& g) {
   if (v == "word") return false;
   throw Error(g.path + ": attribute \"variant\" = \"" + v + "\" is not \"word\" or \"block\"");
 }
-PhiloxCase philox_case(const CaseGroup& g, uint64_t k) {
+PhiloxRow philox_case(const CaseGroup& g, uint64_t k) {
   check_case(g, k, Op::philox);
-  PhiloxCase c;
+  PhiloxRow c;
   if (philox_is_block(g)) {
     for (int i = 0; i < 4; ++i) c.counter[i] = static_cast<uint32_t>(g.at("inputs/counter").u(4 * k + i));
     for (int i = 0; i < 2; ++i) c.key[i] = static_cast<uint32_t>(g.at("inputs/key").u(2 * k + i));
@@ -421,10 +433,10 @@ void set_philox_output(CaseGroup& g, uint64_t k, const PhiloxOutput& o) {
     g.at("outputs/word").ints[k] = o.word;
 }
 
-ReductionCase reduction_case(const CaseGroup& g, uint64_t k) {
+ReductionRow reduction_case(const CaseGroup& g, uint64_t k) {
   if (g.op != Op::conv && g.op != Op::gemm) throw Error(g.path + ": is a " + to_string(g.op) + " group, not conv or gemm");
   check_case(g, k, g.op);
-  ReductionCase c;
+  ReductionRow c;
   c.a = tensor_of(g, k, "a_", "a_", "a_shape");
   c.b = tensor_of(g, k, "b_", "b_", "b_shape");
   c.arith = g.arith();

@@ -44,16 +44,18 @@ const char* name() {
     return "mls-fast 0.1 (seeded-bug variant)";
 }
 
-int32_t supports(int32_t op, const mls_format_v1* format, const mls_rounding_v1* rounding, const char* arith) {
+int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2* rounding, int32_t qarith,
+                 const char* arith) {
   return guarded([&] {
-    if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is unknown");
+    if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is not computed by mls-fast 0.1");
+    if (qarith != MLS_QARITH_EXACT) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the exact quantizer profile only");
     if (format) make_format(format, "format");
     if (rounding) check_rounding(rounding);
     if (op >= MLS_OP_CONV2D_FWD) check_arith(arith);
   });
 }
 
-int32_t group_count(const mls_format_v1* format, int32_t rank, const int64_t* shape, uint64_t* count) {
+int32_t group_count(const mls_format_v2* format, int32_t rank, const int64_t* shape, uint64_t* count) {
   return guarded([&] {
     if (!count) bad("count is NULL");
     const Fmt f = make_format(format, "format");
@@ -61,11 +63,16 @@ int32_t group_count(const mls_format_v1* format, int32_t rank, const int64_t* sh
   });
 }
 
-int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
-                 const mls_rounding_v1* rounding, const uint32_t* rand, uint64_t n_rand,
+int32_t round_values(const mls_cast_v2*, const uint32_t*, uint64_t, const uint32_t*, uint64_t, uint32_t*, uint64_t) {
+  return guarded([&] { fail(MLS_ERR_UNSUPPORTED, "round is not computed by mls-fast 0.1"); });
+}
+
+int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
+                 const mls_rounding_v2* rounding, int32_t qarith, const uint32_t* rand, uint64_t n_rand,
                  const uint32_t* static_tensor_scale, uint32_t* tensor_scale_out, uint32_t* group_scales_out,
                  uint64_t group_capacity, uint32_t* elements_out, uint64_t element_capacity) {
   return guarded([&] {
+    if (qarith != MLS_QARITH_EXACT) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the exact quantizer profile only");
     const Fmt f = make_format(format, "format");
     check_rounding(rounding);
     const std::vector<int64_t> s = read_shape(rank, shape, "shape");
@@ -86,7 +93,7 @@ int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape
   });
 }
 
-int32_t dequantize(const mls_tensor_v1* t, uint32_t* y_out, uint64_t capacity) {
+int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     const Tensor tt(t, "tensor");
     if (!y_out) bad("y_out is NULL");
@@ -95,7 +102,7 @@ int32_t dequantize(const mls_tensor_v1* t, uint32_t* y_out, uint64_t capacity) {
   });
 }
 
-int32_t conv2d(const mls_conv2d_v1* params, const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith,
+int32_t conv2d(const mls_conv2d_v2* params, const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith,
                int32_t out_rank, const int64_t* out_shape, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     check_arith(arith);
@@ -107,7 +114,7 @@ int32_t conv2d(const mls_conv2d_v1* params, const mls_tensor_v1* a, const mls_te
   });
 }
 
-int32_t gemm(const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith, uint32_t* y_out, uint64_t capacity) {
+int32_t gemm(const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
@@ -119,11 +126,12 @@ int32_t gemm(const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith, 
 
 const char* last_error() { return g_error.c_str(); }
 
-const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION,
-                               sizeof(mls_backend_v1),
+const mls_backend_v2 kTable = {MLS_BACKEND_ABI_VERSION,
+                               sizeof(mls_backend_v2),
                                name,
                                supports,
                                group_count,
+                               round_values,
                                quantize,
                                dequantize,
                                conv2d,
@@ -133,7 +141,7 @@ const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION,
 }  // namespace
 }  // namespace mlsfast
 
-extern "C" MLS_BACKEND_EXPORT const mls_backend_v1* mls_backend_get(uint32_t abi_version) {
+extern "C" MLS_BACKEND_EXPORT const mls_backend_v2* mls_backend_get(uint32_t abi_version) {
   return abi_version == MLS_BACKEND_ABI_VERSION ? &mlsfast::kTable : nullptr;
 }
 

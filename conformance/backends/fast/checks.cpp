@@ -17,7 +17,7 @@ std::string shape_text(const std::vector<int64_t>& s) {
   }
   return t + "]";
 }
-const mls_tensor_v1* non_null(const mls_tensor_v1* t, const std::string& what) {
+const mls_tensor_v2* non_null(const mls_tensor_v2* t, const std::string& what) {
   if (!t) bad(what + " is NULL");
   return t;
 }
@@ -36,7 +36,7 @@ std::string elem_name(const ElemFmt& e) {
 }
 }  // namespace
 
-Tensor::Tensor(const mls_tensor_v1* t, const std::string& what)
+Tensor::Tensor(const mls_tensor_v2* t, const std::string& what)
     : fmt(make_format(&non_null(t, what)->format, what + ".format")),
       shape(read_shape(t->rank, t->shape, what + ".shape")),
       layout(fmt, shape, what + ".format"),
@@ -74,7 +74,7 @@ Tensor::Tensor(const mls_tensor_v1* t, const std::string& what)
     bad(what + ".elements[" + num(i) + "] = " + num(elements[i]) + " is not a valid code of " + elem_name(el));
 }
 
-ConvGeom conv_geometry(const mls_conv2d_v1* p, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+ConvGeom conv_geometry(const mls_conv2d_v2* p, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                        int32_t out_rank, const int64_t* out_shape) {
   if (!p) bad("conv2d params is NULL");
   constexpr int64_t kMax = int64_t(1) << 32;

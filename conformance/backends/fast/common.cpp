@@ -88,25 +88,46 @@ void range(int64_t v, int64_t lo, int64_t hi, const std::string& field) {
 }
 }  // namespace
 
-Fmt make_format(const mls_format_v1* f, const std::string& what) {
+namespace {
+void check_minifloat(const mls_minifloat_v2& m, const std::string& what, bool scale) {
+  range(m.is_signed, 0, 1, what + ".signed");
+  range(m.exp_bits, scale ? 1 : 0, 8, what + ".exp_bits");
+  range(m.man_bits, 0, 23, what + ".man_bits");
+  range(m.bias, -100000, 100000, what + ".bias");
+  range(m.zero, MLS_ZERO_SUBNORMAL, MLS_ZERO_NONE, what + ".zero");
+  range(m.specials, MLS_SPECIALS_NONE, MLS_SPECIALS_NAN_ALL_ONES, what + ".specials");
+  range(m.encoding, MLS_ENCODING_SIGN_MAGNITUDE, MLS_ENCODING_TWOS_COMPLEMENT, what + ".encoding");
+}
+}  // namespace
+
+Fmt make_format(const mls_format_v2* f, const std::string& what) {
   if (!f) bad(what + " is NULL");
   Fmt r;
-  range(f->elem_exp_bits, 0, 8, what + ".element.exp_bits");
-  range(f->elem_man_bits, 0, 23, what + ".element.man_bits");
-  range(f->elem_bias, -100000, 100000, what + ".element.bias");
-  range(f->elem_zero, 0, 1, what + ".element.zero");
-  range(f->scale_exp_bits, 1, 8, what + ".group_scale.exp_bits");
-  range(f->scale_man_bits, 0, 23, what + ".group_scale.man_bits");
-  range(f->scale_policy, 0, 2, what + ".scale_policy");
+  check_minifloat(f->element, what + ".element", false);
+  check_minifloat(f->scale, what + ".group_scale", true);
+  range(f->tensor_scale, MLS_TSCALE_AMAX, MLS_TSCALE_ONE, what + ".tensor_scale");
+  range(f->scale_policy, MLS_SCALE_CEIL, MLS_SCALE_OCP, what + ".scale_policy");
   range(f->signed_zero, 0, 1, what + ".signed_zero");
-  range(f->overflow, 0, 1, what + ".overflow");
+  range(f->overflow, MLS_OVERFLOW_SATURATE, MLS_OVERFLOW_NAN, what + ".overflow");
+  range(f->nonfinite, MLS_NONFINITE_ERROR, MLS_NONFINITE_PROPAGATE, what + ".nonfinite");
   if (f->group_rank < 0) bad(what + ".group_rank = " + num(f->group_rank) + " is negative");
   if (f->group_rank > 0 && !f->group_shape) bad(what + ".group_shape is NULL but group_rank = " + num(f->group_rank));
+  const mls_minifloat_v2& el = f->element;
+  const mls_minifloat_v2& sc = f->scale;
+  if (!el.is_signed) bad(what + ".element.signed must be 1 for an element format");
+  if (el.zero == MLS_ZERO_NONE) bad(what + ".element.zero = none is not allowed for an element format");
+  // The members of the family this build computes: MLS (spec 1.0) formats.
+  const bool mls = el.specials == MLS_SPECIALS_NONE && el.encoding == MLS_ENCODING_SIGN_MAGNITUDE && !sc.is_signed &&
+                   sc.zero == MLS_ZERO_NONE && sc.specials == MLS_SPECIALS_NONE &&
+                   sc.encoding == MLS_ENCODING_SIGN_MAGNITUDE && sc.bias == (1 << sc.exp_bits) - 1 &&
+                   f->tensor_scale == MLS_TSCALE_AMAX && f->scale_policy != MLS_SCALE_OCP &&
+                   f->overflow <= MLS_OVERFLOW_ERROR && f->nonfinite == MLS_NONFINITE_ERROR;
+  if (!mls) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the spec-1.0 (MLS) members of the family only");
   ElemFmt& e = r.el;
-  e.E = f->elem_exp_bits;
-  e.M = f->elem_man_bits;
-  e.bias = f->elem_bias;
-  e.zero_only = f->elem_zero == MLS_ZERO_ONLY;
+  e.E = el.exp_bits;
+  e.M = el.man_bits;
+  e.bias = el.bias;
+  e.zero_only = el.zero == MLS_ZERO_ONLY;
   if (e.zero_only && e.E == 0)
     bad(what + ".element.zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
   if (e.E == 0 && e.M == 0)
@@ -128,9 +149,9 @@ Fmt make_format(const mls_format_v1* f, const std::string& what) {
     e.qmax_e = int64_t(e.emaxf) - e.bias - e.M;
   }
   ScaleFmt& g = r.gs;
-  g.Eg = f->scale_exp_bits;
-  g.Mg = f->scale_man_bits;
-  g.bias = (1 << g.Eg) - 1;
+  g.Eg = sc.exp_bits;
+  g.Mg = sc.man_bits;
+  g.bias = sc.bias;
   g.max_code = static_cast<uint32_t>((uint64_t(1) << (g.Eg + g.Mg)) - 1);
   r.policy = f->scale_policy;
   r.poszero = f->signed_zero == MLS_SIGNED_ZERO_POSITIVE;
@@ -142,7 +163,7 @@ Fmt make_format(const mls_format_v1* f, const std::string& what) {
   return r;
 }
 
-void check_rounding(const mls_rounding_v1* r) {
+void check_rounding(const mls_rounding_v2* r) {
   if (!r) bad("rounding is NULL");
   range(r->mode, MLS_RNE, MLS_SR, "rounding.mode");
   if (r->mode == MLS_SR) range(r->sr_bits, 1, 32, "rounding.bits");

@@ -114,8 +114,8 @@ struct Fmt {
   std::vector<int64_t> group_shape;  // as given (empty = default)
 };
 // Validates; errors name `what`.field.
-Fmt make_format(const mls_format_v1* f, const std::string& what);
-void check_rounding(const mls_rounding_v1* r);
+Fmt make_format(const mls_format_v2* f, const std::string& what);
+void check_rounding(const mls_rounding_v2* r);
 
 // Group layout with adjacent axes merged where the tile spans a whole axis
 // (numbering unchanged): runs of the last merged axis are contiguous.
@@ -168,7 +168,7 @@ struct Tensor {
   uint32_t tensor_scale;
   const uint32_t* group_scales;
   const uint32_t* elements;
-  Tensor(const mls_tensor_v1* t, const std::string& what);
+  Tensor(const mls_tensor_v2* t, const std::string& what);
 };
 
 struct ConvGeom {
@@ -179,7 +179,7 @@ struct ConvGeom {
   std::vector<int64_t> out_shape;
   int64_t out_count() const { return out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3]; }
 };
-ConvGeom conv_geometry(const mls_conv2d_v1* p, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+ConvGeom conv_geometry(const mls_conv2d_v2* p, const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                        int32_t out_rank, const int64_t* out_shape);
 // NULL, "", "exact" or {"profile":"exact"}: fine; the accumulator profile:
 // MLS_ERR_UNSUPPORTED; anything else: MLS_ERR_INPUT.

@@ -304,7 +304,7 @@ Exact reciprocal_quotient(uint32_t xbits, uint32_t st_bits, uint64_t sgm, int64_
 
 }  // namespace
 
-void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t* x, const mls_rounding_v1& r,
+void quantize_op(const Fmt& f, const std::vector<int64_t>& shape, const uint32_t* x, const mls_rounding_v2& r,
                  const uint32_t* rand, const uint32_t* static_ts, uint32_t* ts_out, uint32_t* gs_out,
                  uint32_t* el_out) {
   const ElemFmt& el = f.el;

@@ -17,22 +17,6 @@ namespace mls::conformance {
 
 namespace {
 
-// Strict reading of a reply field: unsigned integers in range, nothing else
-// (a 1.5 or a -1 is a malformed reply, not a code; spec 7.5).
-uint32_t u32(const nlohmann::json& v, const std::string& field) {
-  if (!v.is_number_unsigned() || v.get<uint64_t>() > 0xffffffffull)
-    throw nlohmann::json::type_error::create(302, field + " is not an unsigned 32-bit integer: " + v.dump(), nullptr);
-  return static_cast<uint32_t>(v.get<uint64_t>());
-}
-std::vector<uint32_t> u32s(const nlohmann::json& rep, const char* key) {
-  const auto& a = rep.at(key);
-  if (!a.is_array()) throw nlohmann::json::type_error::create(302, std::string(key) + " is not an array", nullptr);
-  std::vector<uint32_t> out;
-  out.reserve(a.size());
-  for (size_t i = 0; i < a.size(); ++i) out.push_back(u32(a[i], std::string(key) + "[" + std::to_string(i) + "]"));
-  return out;
-}
-
 class ProcessBackend final : public Backend {
  public:
   ProcessBackend(std::string cmd, int timeout_ms) : cmd_(std::move(cmd)), timeout_ms_(timeout_ms) {
@@ -50,47 +34,48 @@ class ProcessBackend final : public Backend {
     return caps_;
   }
 
+  Outcome<CodesResult> round(const RoundCase& c) override {
+    Case k;
+    k.op = Op::round;
+    k.round = c;
+    return call<CodesResult>(k, codes_reply);
+  }
+
   Outcome<QuantizeResult> quantize(const QuantizeCase& c) override {
-    nlohmann::json req = c.to_json();
-    req["op"] = "quantize";
-    Outcome<QuantizeResult> out;
-    nlohmann::json rep;
-    if (!exchange(req, rep, out.status, out.message)) return out;
-    try {
-      out.value.tensor_scale = u32(rep.at("tensor_scale"), "tensor_scale");
-      out.value.group_scales = u32s(rep, "group_scales");
-      out.value.elements = u32s(rep, "elements");
-    } catch (const nlohmann::json::exception& e) {
-      return malformed(out, "quantize reply lacks tensor_scale/group_scales/elements as unsigned integers: " + std::string(e.what()));
-    }
-    return out;
+    Case k;
+    k.op = Op::quantize;
+    k.q = c;
+    return call<QuantizeResult>(k, quantize_reply);
   }
 
   Outcome<TensorResult> dequantize(const MlsTensor& t) override {
-    nlohmann::json req{{"op", "dequantize"}, {"tensor", t.to_json()}};
-    return tensor_reply(req);
+    Case k;
+    k.op = Op::dequantize;
+    k.t = t;
+    return call<TensorResult>(k, tensor_reply);
   }
 
-  Outcome<TensorResult> conv(const ConvCase& c) override { return tensor_reply(c.to_json()); }
+  Outcome<TensorResult> conv(const ConvCase& c) override {
+    Case k;
+    k.op = c.gemm ? Op::gemm : Op::conv2d;
+    k.conv = c;
+    return call<TensorResult>(k, tensor_reply);
+  }
 
  private:
-  template <class T>
-  Outcome<T>& malformed(Outcome<T>& out, const std::string& why) {
-    out.status = Status::failure;
-    out.message = "malformed reply: " + why;
-    stop();  // the stream may be out of step: start afresh
-    return out;
-  }
-
-  Outcome<TensorResult> tensor_reply(nlohmann::json req) {
-    Outcome<TensorResult> out;
+  // One request through the codec (9.2): the reply read strictly; a reply
+  // that does not parse as the op's result is a malformed reply (7.5).
+  template <class T, class Read>
+  Outcome<T> call(const Case& c, Read read) {
+    Outcome<T> out;
     nlohmann::json rep;
-    if (!exchange(req, rep, out.status, out.message)) return out;
+    if (!exchange(to_json(c), rep, out.status, out.message)) return out;
     try {
-      out.value.y = u32s(rep, "y");
-      if (rep.contains("shape")) out.value.shape = rep.at("shape").get<Shape>();
-    } catch (const nlohmann::json::exception& e) {
-      return malformed(out, "reply lacks \"y\" as an array of fp32 bit patterns: " + std::string(e.what()));
+      out.value = read(rep);
+    } catch (const Error& e) {
+      out.status = Status::failure;
+      out.message = "malformed " + to_string(c.op) + " reply: " + e.what();
+      stop();  // the stream may be out of step: start afresh
     }
     return out;
   }
@@ -181,22 +166,14 @@ class ProcessBackend final : public Backend {
       stop();
       return;
     }
-    if (!h.is_object() || !h.contains("protocol") || !h.at("protocol").is_number_integer() || h.at("protocol").get<int>() != 1) {
-      last_failure_ = "hello reply does not declare protocol 1: " + line.substr(0, 200);
+    try {
+      caps_ = hello_from_json(h);
+    } catch (const Error& e) {
+      last_failure_ = e.what();
       stop();
       return;
     }
-    caps_ = Capabilities{};
-    caps_.raw = h;
-    caps_.protocol = 1;
-    caps_.name = h.contains("name") && h.at("name").is_string() ? h.at("name").get<std::string>() : cmd_;
-    if (h.contains("supports") && h.at("supports").is_object()) {
-      const auto& s = h.at("supports");
-      if (s.contains("ops") && s.at("ops").is_array())
-        for (const auto& o : s.at("ops")) if (o.is_string()) caps_.ops.insert(o.get<std::string>());
-      if (s.contains("modes") && s.at("modes").is_array())
-        for (const auto& o : s.at("modes")) if (o.is_string()) caps_.modes.insert(o.get<std::string>());
-    }
+    if (caps_.name.empty()) caps_.name = cmd_;
     have_caps_ = true;
   }
 

@@ -9,42 +9,56 @@
 namespace mls::conformance {
 
 using namespace mls::vectors;
+using VOp = vectors::Op;
+
+namespace {
+Dyadic round_scale(const Format& f, const RoundRow& rc) {
+  return Dyadic::from_float(bits_float(rc.tensor_scale)) * f.group_scale.decode(rc.group_scale);
+}
+}  // namespace
 
 Case case_from_group(const CaseGroup& g, uint64_t k) {
   Case c;
   switch (g.op) {
-    case Op::quantize: {
+    case VOp::round: {
+      const RoundRow rc = round_case(g, k);
+      const Format f = g.format();
+      c.op = conformance::Op::round;
+      c.round.element = f.element;
+      c.round.rounding = g.rounding();
+      c.round.overflow = f.overflow;
+      c.round.signed_zero = f.signed_zero;
+      c.round.scale = round_scale(f, rc);
+      c.round.x = {rc.x};
+      if (c.round.rounding.mode == RoundingMode::sr) c.round.rand = {rc.rand};
+      return c;
+    }
+    case VOp::quantize: {
       const auto q = quantize_case(g, k);
-      c.op = "quantize";
+      c.op = conformance::Op::quantize;
       c.q.format = g.format();
       c.q.rounding = g.rounding();
+      c.q.arith = g.quant_arith();
       c.q.shape = q.shape;
       c.q.x = q.x;
       if (c.q.rounding.mode == RoundingMode::sr) c.q.rand = q.rand;
       return c;
     }
-    case Op::dequantize:
-      c.op = "dequantize";
+    case VOp::dequantize:
+      c.op = conformance::Op::dequantize;
       c.t = dequantize_case(g, k);
       return c;
-    case Op::conv:
-    case Op::gemm: {
+    case VOp::conv:
+    case VOp::gemm: {
       const auto r = reduction_case(g, k);
-      c.op = g.op == Op::gemm ? "gemm" : "conv2d";
-      c.conv.op = c.op;
+      c.op = g.op == VOp::gemm ? conformance::Op::gemm : conformance::Op::conv2d;
+      c.conv.gemm = g.op == VOp::gemm;
       c.conv.a = r.a;
       c.conv.b = r.b;
-      c.conv.arith = r.arith.to_json();
-      if (g.op == Op::conv) {
-        c.conv.pass = to_string(r.params.pass);
-        c.conv.stride = {r.params.stride[0], r.params.stride[1]};
-        c.conv.padding = {r.params.padding[0], r.params.padding[1]};
-        c.conv.dilation = {r.params.dilation[0], r.params.dilation[1]};
-        c.conv.groups = r.params.groups;
-        c.conv.out_shape = ConvGeometry::resolve(r.params, r.a.shape, r.b.shape).out_shape;
-      } else {
-        c.conv.out_shape = gemm_out_shape(r.a.shape, r.b.shape);
-      }
+      c.conv.arith = r.arith;
+      c.conv.params = r.params;
+      c.conv.out_shape = c.conv.gemm ? gemm_out_shape(r.a.shape, r.b.shape)
+                                     : ConvGeometry::resolve(r.params, r.a.shape, r.b.shape).out_shape;
       return c;
     }
     default:
@@ -55,10 +69,28 @@ Case case_from_group(const CaseGroup& g, uint64_t k) {
 std::vector<Case> cases_from_suite(const Suite& s) {
   std::vector<Case> out;
   for (const auto& g : s.groups) {
-    // round: one element with given scales has no protocol op (a 1-element
-    // quantize recomputes the scales); philox words are inputs, not outputs.
-    if (g.op == Op::round || g.op == Op::philox) continue;
-    for (uint64_t k = 0; k < g.count(); ++k) out.push_back(case_from_group(g, k));
+    if (g.op == VOp::philox) continue;  // philox words are inputs of the other ops, not an op
+    if (g.op != VOp::round) {
+      for (uint64_t k = 0; k < g.count(); ++k) out.push_back(case_from_group(g, k));
+      continue;
+    }
+    // round: consecutive rows with one scale and a result (status 0) travel
+    // as one batch; a row the spec makes an error stands alone.
+    const Array& status = g.at("outputs/status");
+    for (uint64_t k = 0; k < g.count(); ++k) {
+      Case c = case_from_group(g, k);
+      if (status.ints[k] == kStatusOk && !out.empty() && out.back().op == conformance::Op::round &&
+          out.back().round.x.size() < 4096 && out.back().round.scale == c.round.scale &&
+          out.back().round.element == c.round.element && out.back().round.rounding == c.round.rounding &&
+          out.back().round.overflow == c.round.overflow && out.back().round.signed_zero == c.round.signed_zero &&
+          k > 0 && status.ints[k - 1] == kStatusOk) {
+        auto& b = out.back().round;
+        b.x.push_back(c.round.x[0]);
+        if (!c.round.rand.empty()) b.rand.push_back(c.round.rand[0]);
+        continue;
+      }
+      out.push_back(std::move(c));
+    }
   }
   return out;
 }
@@ -66,26 +98,31 @@ std::vector<Case> cases_from_suite(const Suite& s) {
 std::optional<Suite> case_to_suite(const Case& c, const std::string& source) {
   const std::string label = "mls check failure: " + c.summary();
   CaseGroup g;
-  if (c.op == "quantize") {
-    if (c.q.static_tensor_scale) return std::nullopt;  // the quantize table has no static-scale input (8.4.2)
-    g = single_quantize_group(c.q.format, c.q.rounding, c.q.shape, c.q.x, c.q.rand, label);
-  } else if (c.op == "dequantize") {
-    g = single_dequantize_group(c.t, label);
-  } else if (c.op == "gemm") {
-    g = single_gemm_group(c.conv.a, c.conv.b, ArithProfile::from_json(c.conv.arith), label);
-  } else if (c.op == "conv2d") {
-    Conv2dParams p;
-    p.pass = conv_pass_from_string(c.conv.pass);
-    for (int i = 0; i < 2; ++i) {
-      p.stride[i] = c.conv.stride.at(i);
-      p.padding[i] = c.conv.padding.at(i);
-      p.dilation[i] = c.conv.dilation.at(i);
+  switch (c.op) {
+    case conformance::Op::round: {
+      // The round table holds S_t (fp32) and a group-scale code: the scale must be an fp32 value.
+      const Dyadic& s = c.round.scale;
+      const uint32_t st = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
+      if (!fp32_is_finite(st) || Dyadic::from_float(bits_float(st)) != s) return std::nullopt;
+      Format f;
+      f.element = c.round.element;
+      f.overflow = c.round.overflow;
+      f.signed_zero = c.round.signed_zero;
+      try {
+        f.validate();
+      } catch (const Error&) {
+        return std::nullopt;
+      }
+      g = single_round_group(f, c.round.rounding, c.round.x, st, c.round.rand, label);
+      break;
     }
-    p.groups = c.conv.groups;
-    p.out_shape = c.conv.out_shape;
-    g = single_conv_group(c.conv.a, c.conv.b, p, ArithProfile::from_json(c.conv.arith), label);
-  } else {
-    throw Error("case_to_suite: unknown op \"" + c.op + "\"");
+    case conformance::Op::quantize:
+      if (c.q.static_tensor_scale) return std::nullopt;  // the quantize table has no static-scale input (8.4.2)
+      g = single_quantize_group(c.q.format, c.q.rounding, c.q.arith, c.q.shape, c.q.x, c.q.rand, label);
+      break;
+    case conformance::Op::dequantize: g = single_dequantize_group(c.t, label); break;
+    case conformance::Op::gemm: g = single_gemm_group(c.conv.a, c.conv.b, c.conv.arith, label); break;
+    case conformance::Op::conv2d: g = single_conv_group(c.conv.a, c.conv.b, conv_params(c.conv), c.conv.arith, label); break;
   }
   return single_case_suite({std::move(g)}, source);
 }
@@ -100,11 +137,13 @@ class ResultsBackend : public Backend {
  public:
   explicit ResultsBackend(std::string name) { caps_.name = std::move(name); }
   const Capabilities& capabilities() override { return caps_; }
+  Outcome<CodesResult> round(const RoundCase&) override { return take(none_); }  // round rows: judge_row
   Outcome<QuantizeResult> quantize(const QuantizeCase&) override { return take(q_); }
   Outcome<TensorResult> dequantize(const MlsTensor&) override { return take(t_); }
   Outcome<TensorResult> conv(const ConvCase&) override { return take(t_); }
   std::string describe() const override { return "results file"; }
 
+  std::optional<Outcome<CodesResult>> none_;
   std::optional<Outcome<QuantizeResult>> q_;
   std::optional<Outcome<TensorResult>> t_;
 
@@ -119,46 +158,11 @@ class ResultsBackend : public Backend {
   Capabilities caps_;
 };
 
-std::string hex(uint64_t v, int digits) {
-  char b[24];
-  std::snprintf(b, sizeof b, "0x%0*llx", digits, static_cast<unsigned long long>(v));
-  return b;
-}
-
 std::vector<uint32_t> row32(const Array& a, uint64_t k) {
   const uint64_t n = a.row_size();
   std::vector<uint32_t> v(n);
   for (uint64_t i = 0; i < n; ++i) v[i] = static_cast<uint32_t>(a.ints[k * n + i]);
   return v;
-}
-
-// The rules of info/rule (8.4.1) and the cause a departure from each suggests.
-const char* round_rule_name(uint64_t rule) {
-  static const char* names[] = {"exact", "nearest_lower", "nearest_upper", "tie_even", "tie_zero", "tie_away",
-                                "toward_zero", "away_directed", "odd", "sr_away", "sr_keep", "saturated",
-                                "clamped_min", "overflow_inf"};
-  return rule < 14 ? names[rule] : "error";
-}
-
-void diagnose_round(Verdict& v, uint64_t rule) {
-  const std::string r = round_rule_name(rule);
-  if (r == "tie_even" || r == "tie_zero" || r == "tie_away") {
-    v.cause_id = "tie_rule";
-    v.cause = "the quotient is a tie (rule " + r + ") and the other neighbour was chosen: the tie rule differs";
-  } else if (r == "sr_away" || r == "sr_keep") {
-    v.cause_id = "sr_threshold";
-    v.cause = "stochastic rounding decided the other way (rule " + r +
-              "): the threshold t + r/2^R >= 1 or the bits of the word taken differ";
-  } else if (r == "nearest_lower" || r == "nearest_upper") {
-    v.cause_id = "truncation";
-    v.cause = "the nearest neighbour (rule " + r + ") was not chosen: truncation or a rounded quotient";
-  } else if (r == "saturated" || r == "clamped_min") {
-    v.cause_id = "saturation";
-    v.cause = "the quotient is outside the grid (rule " + r + ") and was not saturated/clamped as 3.5 says";
-  } else {
-    v.cause_id = "unknown";
-    v.cause = "the element code differs (rule " + r + ")";
-  }
 }
 
 // Case k of outputs/<name> bit for bit; differences go into the verdict
@@ -167,20 +171,19 @@ void compare_bits(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, const st
   const Array& e = vg.at(name);
   const Array& g = rg.at(name);
   const uint64_t n = e.row_size();
-  for (uint64_t i = 0; i < n; ++i) {
-    if (e.ints[k * n + i] == g.ints[k * n + i]) continue;
-    ++v.diff_count;
-    if (v.diffs.size() < 8)
-      v.diffs.push_back({name.substr(8) + (e.dims.size() > 1 ? "[" + std::to_string(i) + "]" : ""), e.ints[k * n + i], g.ints[k * n + i]});
-  }
+  for (uint64_t i = 0; i < n; ++i)
+    if (e.ints[k * n + i] != g.ints[k * n + i])
+      v.add_diff(name.substr(8) + (e.dims.size() > 1 ? "[" + std::to_string(i) + "]" : ""), e.ints[k * n + i], g.ints[k * n + i]);
 }
 
-// round and philox: bit-for-bit comparison of the outputs, with the status rules.
-CaseResult judge_plain(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, const std::vector<std::string>& outs) {
+// round and philox rows: the results file against the vector file's outputs
+// bit for bit, with the status rules of 8.5; a differing round code is then
+// diagnosed like a live round case (10.7).
+CaseResult judge_row(const CaseGroup& vg, const CaseGroup& rg, uint64_t k) {
   CaseResult r;
   const uint64_t vs = vg.at("outputs/status").ints[k], rs = rg.at("outputs/status").ints[k];
   if (rs == kStatusError) {
-    r.status = Status::rejected;
+    r.status = conformance::Status::rejected;
     r.message = "the implementation reported an error (status 1)";
     r.golden_rejects = vs == kStatusError;
     if (!r.golden_rejects) {
@@ -190,7 +193,7 @@ CaseResult judge_plain(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, con
     }
     return r;
   }
-  r.status = Status::ok;
+  r.status = conformance::Status::ok;
   if (vs == kStatusError) {
     r.golden_rejects = true;
     r.verdict.pass = false;
@@ -198,29 +201,31 @@ CaseResult judge_plain(const CaseGroup& vg, const CaseGroup& rg, uint64_t k, con
     r.verdict.cause = "the spec makes this case an error (status 1); the implementation produced outputs";
     return r;
   }
-  for (const auto& name : outs) compare_bits(vg, rg, k, name, r.verdict);
-  r.verdict.pass = r.verdict.diff_count == 0;
-  if (!r.verdict.pass) {
-    if (vg.op == Op::round) {
-      const uint64_t rule = vg.has("info/rule") ? vg.at("info/rule").ints[k] : 255;
-      diagnose_round(r.verdict, rule);
-      const RoundCase rc = round_case(vg, k);
-      r.verdict.detail = {{"x", hex(rc.x, 8)}, {"tensor_scale", hex(rc.tensor_scale, 8)}, {"group_scale", rc.group_scale},
-                          {"rand", hex(rc.rand, 8)}, {"rule", round_rule_name(rule)}};
-    } else {
+  if (vg.op == VOp::philox) {
+    compare_bits(vg, rg, k, philox_is_block(vg) ? "outputs/block" : "outputs/word", r.verdict);
+    r.verdict.pass = r.verdict.diff_count == 0;
+    if (!r.verdict.pass) {
       r.verdict.cause_id = "philox";
       r.verdict.cause = "the random words differ: check the Philox4x32-10 rounds, key schedule and counter layout (5)";
     }
+    return r;
   }
+  const Case c = case_from_group(vg, k);
+  const CodesResult expected{{static_cast<uint32_t>(vg.at("outputs/code").ints[k])}};
+  const CodesResult got{{static_cast<uint32_t>(rg.at("outputs/code").ints[k])}};
+  r.verdict = judge_round(c.round, expected, got);
+  if (!r.verdict.pass && vg.has("info/rule"))
+    r.verdict.detail["rule_in_file"] = to_string(enum_from_code<Rule>(static_cast<int64_t>(vg.at("info/rule").ints[k]),
+                                                                      vg.path + "/info/rule"));
   return r;
 }
 
-std::string op_name(Op op) { return op == Op::conv ? "conv2d" : to_string(op); }
+std::string op_name(VOp op) { return op == VOp::conv ? "conv2d" : to_string(op); }  // the report's row
 
 }  // namespace
 
-CampaignReport verify_results(const Suite& vec, const Suite& res, Tier conv_tier, const CaseSink& sink,
-                              std::ostream& log) {
+CampaignReport verify_results(const Suite& vec, const Suite& res, const TierRequirement& tier, const Limits& limits,
+                              const CaseSink& sink, std::ostream& log) {
   CampaignReport rep;
   const auto t0 = std::chrono::steady_clock::now();
   const auto gen = res.attrs.find("generator");
@@ -250,32 +255,27 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, Tier conv_tier
         throw Error(vg.path + "/outputs/status[" + std::to_string(k) + "] = " + std::to_string(rs) + " is not 0, 1, 2 or 3");
       CaseResult r;
       Case c;
-      if (vg.op == Op::round) {
-        r = judge_plain(vg, *rg, k, {"outputs/code"});
-        c.op = "round";
-      } else if (vg.op == Op::philox) {
-        r = judge_plain(vg, *rg, k, {philox_is_block(vg) ? "outputs/block" : "outputs/word"});
-        c.op = "philox";
+      if (vg.op == VOp::philox || vg.op == VOp::round) {
+        r = judge_row(vg, *rg, k);
+        if (vg.op == VOp::round) c = case_from_group(vg, k);
       } else {
         c = case_from_group(vg, k);
         const bool err = rs == kStatusError;
-        const std::string msg = "the implementation reported an error (status 1)";
-        if (vg.op == Op::quantize) {
+        const auto st = err ? conformance::Status::rejected : conformance::Status::ok;
+        const std::string msg = err ? "the implementation reported an error (status 1)" : "";
+        if (vg.op == VOp::quantize) {
           const QuantizeOutput o = quantize_output(*rg, k);
-          backend.q_ = Outcome<QuantizeResult>{err ? Status::rejected : Status::ok, err ? msg : "",
-                                               QuantizeResult{o.tensor_scale, o.group_scales, o.elements}};
-        } else if (vg.op == Op::dequantize) {
-          backend.t_ = Outcome<TensorResult>{err ? Status::rejected : Status::ok, err ? msg : "",
-                                             TensorResult{c.t.shape, row32(rg->at("outputs/fp32"), k)}};
+          backend.q_ = Outcome<QuantizeResult>{st, msg, QuantizeResult{o.tensor_scale, o.group_scales, o.elements}};
+        } else if (vg.op == VOp::dequantize) {
+          backend.t_ = Outcome<TensorResult>{st, msg, TensorResult{c.t.shape, row32(rg->at("outputs/fp32"), k)}};
         } else {
-          backend.t_ = Outcome<TensorResult>{err ? Status::rejected : Status::ok, err ? msg : "",
-                                             TensorResult{c.conv.out_shape, row32(rg->at("outputs/y"), k)}};
+          backend.t_ = Outcome<TensorResult>{st, msg, TensorResult{c.conv.out_shape, row32(rg->at("outputs/y"), k)}};
         }
-        r = run_case(backend, c, conv_tier);
+        r = run_case(backend, c, tier);
         backend.q_.reset();
         backend.t_.reset();
         // dequantize: the fp64 output is compared bit for bit as well (4.7).
-        if (vg.op == Op::dequantize && r.status == Status::ok && r.verdict.pass) {
+        if (vg.op == VOp::dequantize && r.status == Status::ok && r.verdict.pass) {
           compare_bits(vg, *rg, k, "outputs/fp64", r.verdict);
           if (r.verdict.diff_count > 0) {
             r.verdict.pass = false;
@@ -284,9 +284,9 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, Tier conv_tier
           }
         }
       }
-      tally.add(r, op);
+      tally.add(r);
       if (sink) sink(op, c, r);
-      if (!r.passed() && r.status != Status::unsupported && tally.failures.size() < 20) {
+      if (!r.passed() && r.status != conformance::Status::unsupported && tally.failures.size() < limits.max_reported_failures) {
         log << "MISMATCH " << where << " (" << vg.label() << ")\n";
         print_mismatch(log, r);
         nlohmann::json f = r.to_json();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mls/dyadic.hpp"
+#include "mls/enums.hpp"
 #include "mls/rounding.hpp"
 #include "mls/tensor.hpp"
 #include "mls/tiers.hpp"
@@ -22,7 +23,15 @@ namespace mls {
 //   bwd_data   a = dY (N,O,OH,OW) b = W  (O,Cg,KH,KW)  -> dA (N,C,H,W)      (out_shape given)
 //   bwd_weight a = A  (N,C,H,W)   b = dY (N,O,OH,OW)   -> dW (O,Cg,KH,KW)   (out_shape given)
 enum class ConvPass { fwd, bwd_data, bwd_weight };
-std::string to_string(ConvPass p);
+template <>
+struct EnumTable<ConvPass> {
+  static constexpr std::string_view what = "conv2d pass";
+  static constexpr std::array<EnumEntry<ConvPass>, 3> entries{{
+      {ConvPass::fwd, "fwd", 0, "Y = A * W (6.2)"},
+      {ConvPass::bwd_data, "bwd_data", 1, "dA from dY and W (6.2)"},
+      {ConvPass::bwd_weight, "bwd_weight", 2, "dW from A and dY (6.2)"},
+  }};
+};
 ConvPass conv_pass_from_string(const std::string& s, const std::string& field = "pass");
 
 struct Conv2dParams {
@@ -63,8 +72,33 @@ int64_t conv_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad
 
 // 6.9 / 6.10: the arithmetic profile, the "arith" JSON object.
 enum class ArithKind { exact, accumulator };
+template <>
+struct EnumTable<ArithKind> {
+  static constexpr std::string_view what = "arithmetic profile";
+  static constexpr std::array<EnumEntry<ArithKind>, 2> entries{{
+      {ArithKind::exact, "exact", 0, "everything exact, one final rounding to fp32 (6.8)"},
+      {ArithKind::accumulator, "accumulator", 1, "the hardware accumulator profile (6.9)"},
+  }};
+};
 enum class AccOverflow { saturate, wrap, error };
+template <>
+struct EnumTable<AccOverflow> {
+  static constexpr std::string_view what = "accumulator overflow policy";
+  static constexpr std::array<EnumEntry<AccOverflow>, 3> entries{{
+      {AccOverflow::saturate, "saturate", 0, "the register saturates (6.9.2)"},
+      {AccOverflow::wrap, "wrap", 1, "two's complement wrap-around (6.9.2)"},
+      {AccOverflow::error, "error", 2, "an overflow is an error naming the output, segment and term (6.9.2)"},
+  }};
+};
 enum class InterGroup { exact, fp32 };
+template <>
+struct EnumTable<InterGroup> {
+  static constexpr std::string_view what = "inter-group accumulation";
+  static constexpr std::array<EnumEntry<InterGroup>, 2> entries{{
+      {InterGroup::exact, "exact", 0, "segments summed exactly (6.9.3)"},
+      {InterGroup::fp32, "fp32", 1, "segments summed in fp32 in canonical order, nearest even per add (6.9.3)"},
+  }};
+};
 
 struct ArithProfile {
   ArithKind profile = ArithKind::exact;
@@ -84,8 +118,6 @@ struct ArithProfile {
 };
 // "exact" (or ""), or the JSON object (text starting with '{').
 ArithProfile parse_arith(const std::string& text);
-std::string to_string(AccOverflow o);
-std::string to_string(InterGroup g);
 
 // One output tensor of a pass or of GEMM.
 struct ReductionResult {
@@ -120,7 +152,7 @@ struct Segment {
 };
 std::vector<Segment> conv2d_segments(const MlsTensor& a, const MlsTensor& b, const Conv2dParams& p, int64_t out_index);
 std::vector<Segment> gemm_segments(const MlsTensor& a, const MlsTensor& b, int64_t out_index);
-// 6.13: the declared model's error bound of every output.
+// 6.13: the declared model's error bound of every output (segments computed once).
 std::vector<ErrorBound> conv2d_error_bounds(const MlsTensor& a, const MlsTensor& b, const Conv2dParams& p,
                                             BoundModel model);
 std::vector<ErrorBound> gemm_error_bounds(const MlsTensor& a, const MlsTensor& b, BoundModel model);

@@ -9,11 +9,21 @@
 #include <vector>
 
 #include "mls/dyadic.hpp"
+#include "mls/enums.hpp"
 
 namespace mls {
 
 enum class Tier { exact, faithful, bounded, none };  // best first
-std::string to_string(Tier t);
+template <>
+struct EnumTable<Tier> {
+  static constexpr std::string_view what = "comparison tier";
+  static constexpr std::array<EnumEntry<Tier>, 4> entries{{
+      {Tier::exact, "exact", 0, "bits equal the exact value rounded once (6.12)"},
+      {Tier::faithful, "faithful", 1, "one of the two fp32 neighbours of the exact value (6.12)"},
+      {Tier::bounded, "bounded", 2, "within the declared model's rigorous bound (6.12, 6.13)"},
+      {Tier::none, "none", 3, "outside every tier"},
+  }};
+};
 
 // 6.13: the declared models. u = 2^-24, gamma_k = k u / (1 - k u).
 //  fp32_sum:        each full-scale segment term tau_s = S_tA S_tB S_gA S_gB P_s
@@ -25,7 +35,15 @@ std::string to_string(Tier t);
 //                   RNE(S_tA S_tB s) or by RNE(RNE(S_tA S_tB) s).
 // Neither model may overflow fp32; a result that does is outside the bound.
 enum class BoundModel { fp32_sum, fp32_sum_scaled };
-std::string to_string(BoundModel m);
+template <>
+struct EnumTable<BoundModel> {
+  static constexpr std::string_view what = "declared accumulation model";
+  static constexpr std::array<EnumEntry<BoundModel>, 2> entries{{
+      {BoundModel::fp32_sum, "fp32_sum", 0, "segment terms rounded to fp32 and summed in fp32 in any order (6.13.1)"},
+      {BoundModel::fp32_sum_scaled, "fp32_sum_scaled", 1,
+       "segment values summed in fp32 in any order, then scaled by the tensor scales (6.13.2)"},
+  }};
+};
 BoundModel bound_model_from_string(const std::string& s, const std::string& field = "model");
 
 // A bound B = c0 + sum_i c_i / (1 - k_i u) (every c >= 0, 0 <= k_i < 2^24),

@@ -11,7 +11,7 @@
 //     const Format f = in.format();
 //     const Rounding r = in.rounding();
 //     for (uint64_t k = 0; k < in.count(); ++k) {
-//       const RoundCase c = round_case(in, k);
+//       const RoundRow c = round_case(in, k);
 //       set_round_output(g, k, RoundOutput{kStatusOk, my_round(f, r, c)});
 //     }
 //   }

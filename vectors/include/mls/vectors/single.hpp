@@ -15,8 +15,10 @@
 namespace mls::vectors {
 
 // Case groups of one case (path "/<op>/0000"); `label` goes into the label attribute.
-CaseGroup single_quantize_group(const Format& f, const Rounding& r, const Shape& shape, const std::vector<uint32_t>& x,
-                                const std::vector<uint32_t>& rand, const std::string& label);
+CaseGroup single_round_group(const Format& f, const Rounding& r, const std::vector<uint32_t>& x, uint32_t tensor_scale,
+                             const std::vector<uint32_t>& rand, const std::string& label);
+CaseGroup single_quantize_group(const Format& f, const Rounding& r, QuantArith arith, const Shape& shape,
+                                const std::vector<uint32_t>& x, const std::vector<uint32_t>& rand, const std::string& label);
 CaseGroup single_dequantize_group(const MlsTensor& t, const std::string& label);
 CaseGroup single_conv_group(const MlsTensor& a, const MlsTensor& b, const Conv2dParams& p, const ArithProfile& arith,
                             const std::string& label);

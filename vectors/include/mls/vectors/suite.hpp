@@ -37,7 +37,7 @@ enum class Kind { vectors, results };
 std::string to_string(Kind k);
 
 // Per-case status (outputs/status). In a vector file only ok and error occur.
-enum Status : uint8_t {
+enum CaseStatus : uint8_t {
   kStatusOk = 0,           // outputs hold the result
   kStatusError = 1,        // the spec requires an error for this case (or the implementation reported one)
   kStatusUnsupported = 2,  // results only: the implementation does not support the case
@@ -88,6 +88,7 @@ struct CaseGroup {
   Format format(const std::string& prefix = "") const;  // "", "a_" or "b_"
   Rounding rounding() const;                            // round, quantize
   ArithProfile arith() const;                           // conv, gemm
+  QuantArith quant_arith() const;                       // quantize (attribute quant_arith; exact when absent)
   Shape shape(const std::string& name = "shape") const; // an i64 array attribute
   std::string label() const;
 };
@@ -103,7 +104,7 @@ struct Suite {
 // ---- typed per-case access (what a conformance runner uses) ----
 
 // round: one element quantized with a given scale product (spec 4.5).
-struct RoundCase {
+struct RoundRow {
   uint32_t x = 0;             // fp32 bits
   uint32_t tensor_scale = 0;  // fp32 bits, positive finite
   uint32_t group_scale = 0;   // group-scale code
@@ -113,12 +114,12 @@ struct RoundOutput {
   uint8_t status = kStatusOk;
   uint32_t code = 0;  // element code
 };
-RoundCase round_case(const CaseGroup& g, uint64_t k);
+RoundRow round_case(const CaseGroup& g, uint64_t k);
 RoundOutput round_output(const CaseGroup& g, uint64_t k);
 void set_round_output(CaseGroup& g, uint64_t k, const RoundOutput& o);
 
 // quantize: dynamic quantization of one fp32 tensor (spec 4.1-4.5).
-struct QuantizeCase {
+struct QuantizeRow {
   Shape shape;
   std::vector<uint32_t> x;     // fp32 bits, row-major
   std::vector<uint32_t> rand;  // one word per element (zeros unless sr)
@@ -129,7 +130,7 @@ struct QuantizeOutput {
   uint32_t tensor_scale = 0;
   std::vector<uint32_t> group_scales, elements;
 };
-QuantizeCase quantize_case(const CaseGroup& g, uint64_t k);
+QuantizeRow quantize_case(const CaseGroup& g, uint64_t k);
 QuantizeOutput quantize_output(const CaseGroup& g, uint64_t k);
 void set_quantize_output(CaseGroup& g, uint64_t k, const QuantizeOutput& o);
 
@@ -144,7 +145,7 @@ DequantizeOutput dequantize_output(const CaseGroup& g, uint64_t k);
 void set_dequantize_output(CaseGroup& g, uint64_t k, const DequantizeOutput& o);
 
 // philox: variant "word" (spec 5 mapping) or "block" (the raw bijection).
-struct PhiloxCase {
+struct PhiloxRow {
   uint64_t seed = 0, index = 0;  // word
   uint32_t stream = 0;           // word
   PhiloxCounter counter{};       // block
@@ -156,12 +157,12 @@ struct PhiloxOutput {
   PhiloxCounter block{};         // block
 };
 bool philox_is_block(const CaseGroup& g);
-PhiloxCase philox_case(const CaseGroup& g, uint64_t k);
+PhiloxRow philox_case(const CaseGroup& g, uint64_t k);
 PhiloxOutput philox_output(const CaseGroup& g, uint64_t k);
 void set_philox_output(CaseGroup& g, uint64_t k, const PhiloxOutput& o);
 
 // conv (three passes) and gemm: two MLS operands, fp32 outputs (spec 6).
-struct ReductionCase {
+struct ReductionRow {
   MlsTensor a, b;
   Conv2dParams params;  // conv only (pass, stride, padding, dilation, groups, out_shape)
   ArithProfile arith;
@@ -170,7 +171,7 @@ struct ReductionOutput {
   uint8_t status = kStatusOk;
   std::vector<uint32_t> y;  // fp32 bits, row-major over the out shape
 };
-ReductionCase reduction_case(const CaseGroup& g, uint64_t k);
+ReductionRow reduction_case(const CaseGroup& g, uint64_t k);
 ReductionOutput reduction_output(const CaseGroup& g, uint64_t k);
 void set_reduction_output(CaseGroup& g, uint64_t k, const ReductionOutput& o);
 // The exact value of every output of case k (info/exact_mant, info/exact_exp).
@@ -185,6 +186,7 @@ void put_format_attrs(Attrs& a, const std::string& prefix, const Format& f);
 void put_layout_attrs(Attrs& a, const std::string& prefix, const Format& f, const Shape& shape);
 void put_rounding_attrs(Attrs& a, const Rounding& r);
 void put_arith_attrs(Attrs& a, const ArithProfile& p);
+void put_quant_arith_attrs(Attrs& a, QuantArith q);  // written only for a profile other than exact
 int64_t rounding_mode_code(RoundingMode m);  // rne 0, rna 1, rtz 2, rup 3, rdn 4, rto 5, sr 6
 RoundingMode rounding_mode_from_code(int64_t c, const std::string& where);
 

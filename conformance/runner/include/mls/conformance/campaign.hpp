@@ -1,33 +1,19 @@
-// Conformance campaigns (spec/10-conformance.md): RapidCheck-driven random
-// cases biased to the edges, replay of saved cases, shrinking of a failure
-// to a minimal case, and the running tally that the reports print.
+// Conformance campaigns (spec/10-conformance.md): random cases biased to the
+// edges (generate.hpp), replay of saved cases, shrinking of a failure to a
+// minimal case (shrink.cpp), the running tally, and the reports (report.cpp).
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <ostream>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "mls/conformance/backend.hpp"
 #include "mls/conformance/judge.hpp"
 
 namespace mls::conformance {
-
-// One case of any op, in its protocol-v1 JSON form ("op" says which).
-struct Case {
-  std::string op;  // quantize | dequantize | conv2d | gemm
-  QuantizeCase q;
-  MlsTensor t;     // dequantize
-  ConvCase conv;   // conv2d, gemm
-  nlohmann::json to_json() const;
-  static Case from_json(const nlohmann::json& j);  // throws mls::Error naming the field
-  std::string summary() const;                     // "quantize e2m1.g4m1 rne [1,2,3]"
-  int64_t size() const;                            // elements, for shrinking reports
-};
 
 struct CaseResult {
   Status status = Status::ok;
@@ -39,7 +25,16 @@ struct CaseResult {
 };
 
 // Runs one case on the backend and judges it against the golden model.
-CaseResult run_case(Backend& backend, const Case& c, Tier conv_tier);
+CaseResult run_case(Backend& backend, const Case& c, const TierRequirement& tier);
+
+// Every limit of a run, in one place (10.2, 10.5, 10.6).
+struct Limits {
+  int64_t max_failures = 1;           // random: stop an op after this many mismatches (0 = never)
+  int64_t max_backend_failures = 5;   // abort after this many consecutive backend failures
+  int64_t max_shrinks = 400;          // backend calls spent on shrinking one failure
+  int64_t disambiguation_cases = 300; // extra cases spent singling out one cause (10.7)
+  size_t max_reported_failures = 20;  // replay / verify: failing cases kept in the report per op
+};
 
 struct CampaignOptions {
   uint64_t seed = 1;
@@ -47,20 +42,19 @@ struct CampaignOptions {
   std::vector<std::string> ops{"quantize", "dequantize", "conv2d", "gemm"};
   std::vector<std::string> formats;     // empty: generated formats; else these (names/short names/JSON)
   std::vector<std::string> modes;       // empty: all seven
-  Tier conv_tier = Tier::exact;         // the tier conv/gemm outputs must reach
-  int64_t max_shrinks = 400;            // backend calls spent on shrinking one failure
-  int64_t max_failures = 1;             // stop an op after this many mismatches (0 = never)
-  int64_t max_backend_failures = 5;     // abort after this many consecutive backend failures
+  TierRequirement tier;                 // what conv/gemm outputs must reach
+  Limits limits;
   std::string save_dir;                 // where minimal failing cases are written ("" = don't)
 };
 
 struct Tally {
   int64_t passed = 0, mismatched = 0, skipped = 0, backend_failures = 0;
   int64_t not_run = 0;                  // of `skipped`: no result at all (mls verify: status 3, missing group)
-  Tier worst_tier = Tier::exact;        // conv/gemm
+  Tier worst_tier = Tier::exact;        // conv/gemm, over the judged cases
   double worst_ulps = 0;
   std::vector<nlohmann::json> failures; // minimal failing cases with verdicts
-  void add(const CaseResult& r, const std::string& op);
+  int64_t judged() const { return passed + mismatched; }
+  void add(const CaseResult& r);
 };
 
 struct CampaignReport {
@@ -84,10 +78,7 @@ using CaseSink = std::function<void(const std::string& op, const Case&, const Ca
 
 CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt, const CaseSink& sink,
                                    std::ostream& log);
-CampaignReport run_replay(Backend& backend, const std::vector<Case>& cases, Tier conv_tier, const CaseSink& sink,
-                          std::ostream& log, const std::string& label);
-
-// A generated random case (exposed for tests and `mls gen`-style use).
-Case generate_case(const std::string& op, uint64_t seed, int64_t index, const CampaignOptions& opt);
+CampaignReport run_replay(Backend& backend, const std::vector<Case>& cases, const TierRequirement& tier,
+                          const Limits& limits, const CaseSink& sink, std::ostream& log, const std::string& label);
 
 }  // namespace mls::conformance

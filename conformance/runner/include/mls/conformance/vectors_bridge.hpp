@@ -15,12 +15,14 @@ namespace mls::conformance {
 
 // Case k of a quantize, dequantize, conv or gemm group as a runner case.
 Case case_from_group(const vectors::CaseGroup& g, uint64_t k);
-// Every quantize, dequantize, conv and gemm case of a suite, in path order.
-// round and philox groups are not protocol ops and are not included.
+// Every round, quantize, dequantize, conv and gemm case of a suite, in path
+// order (consecutive round rows with one scale batched into one request).
+// philox groups are not an op and are not included.
 std::vector<Case> cases_from_suite(const vectors::Suite& s);
 
 // The case as a one-case vector suite with the golden outputs, or nullopt
-// when the schema cannot hold it (a quantize case with a static tensor scale).
+// when the schema cannot hold it (a quantize case with a static tensor scale,
+// a round case whose scale is not an fp32 value).
 std::optional<vectors::Suite> case_to_suite(const Case& c, const std::string& source);
 
 // `mls verify`: every case of `vec` judged from the outputs in `res` (a
@@ -29,7 +31,7 @@ std::optional<vectors::Suite> case_to_suite(const Case& c, const std::string& so
 // error, status 2 (unsupported) and 3 (not run) and groups missing from the
 // results are skipped, never passed. round and philox groups are compared
 // bit for bit. Mismatches are printed to `log` naming the HDF5 group and case.
-CampaignReport verify_results(const vectors::Suite& vec, const vectors::Suite& res, Tier conv_tier, const CaseSink& sink,
-                              std::ostream& log);
+CampaignReport verify_results(const vectors::Suite& vec, const vectors::Suite& res, const TierRequirement& tier,
+                              const Limits& limits, const CaseSink& sink, std::ostream& log);
 
 }  // namespace mls::conformance
