@@ -90,4 +90,11 @@ package mls_pkg;
   // The exact value of this thread's last mls_dpi_dot, "m*2^e" (m odd, or "0*2^0").
   import "DPI-C" function string mls_dpi_last_exact();
 
+  // Not DPI: whether `s` contains `sub` (testbenches look into `mls export` header lines).
+  //   if (mls_contains(format_json, "\"signed_zero\":\"positive\"")) poszero = 1;
+  function automatic bit mls_contains(input string s, input string sub);
+    for (int i = 0; i + sub.len() <= s.len(); i++) if (s.substr(i, i + sub.len() - 1) == sub) return 1;
+    return 0;
+  endfunction
+
 endpackage

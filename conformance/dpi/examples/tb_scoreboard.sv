@@ -237,11 +237,6 @@ module tb_scoreboard;
     end
   endtask
 
-  function automatic bit has(input string s, input string sub);
-    for (int i = 0; i + sub.len() <= s.len(); i++) if (s.substr(i, i + sub.len() - 1) == sub) return 1;
-    return 0;
-  endfunction
-
   // Replays an `mls export` round file (spec/08-vectors.md 8.10): 184-bit lines,
   // mode [178:176], R [173:168], x [167:136], S_t [135:104], group scale [103:72],
   // word [71:40], status [39:32], code [31:0].
@@ -273,7 +268,7 @@ module tb_scoreboard;
         $fatal(1, "scoreboard: %s: unreadable data line %0d", path, lines);
         return;
       end
-      pz = has(fmt, "\"signed_zero\":\"positive\"");
+      pz = mls_contains(fmt, "\"signed_zero\":\"positive\"");
       drive(fmt, v[167:136], v[135:104], v[72+GW-1:72], int'(v[178:176]), int'(v[173:168]), v[71:40], pz, status,
             code);
       // the file's expected answer against the golden model's (the same model wrote it)

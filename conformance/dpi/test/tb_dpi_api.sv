@@ -16,17 +16,12 @@ module tb_dpi_api;
     end
   endfunction
 
-  function automatic bit has(input string s, input string sub);
-    for (int i = 0; i + sub.len() <= s.len(); i++) if (s.substr(i, i + sub.len() - 1) == sub) return 1;
-    return 0;
-  endfunction
-
   // status `st` must be `want`, and the message must name `field`.
   function automatic void expect_error(input string what, input int st, input int want, input string field);
     string msg;
     msg = mls_dpi_last_error();
     checks++;
-    if (st != want || !has(msg, field)) begin
+    if (st != want || !mls_contains(msg, field)) begin
       failures++;
       $display("FAIL %s: status %0d (expected %0d), message \"%s\" (expected to name %s)", what, st, want, msg,
                field);
@@ -124,7 +119,7 @@ module tb_dpi_api;
     end
 
     // spec 6.15.3: 1x2 by 2x1, one group each, all scales 1, elements 3/2: exact 9/2
-    begin
+    begin : dot_6_15_3
       int unsigned a[2] = '{7, 7}, g1[1] = '{30};
       string head = "{\"profile\":\"accumulator\",\"frac_bits\":2,\"width\":5,\"alignment\":\"rtz\",\"overflow\":\"";
       string tail = "\",\"inter_group\":\"exact\",\"final_rounding\":\"rne\"}";
@@ -153,7 +148,7 @@ module tb_dpi_api;
     end
     // spec 6.15.4: per-element groups, A's group scales 1, 2^-24, 2^-24: exact 1 + 2^-23,
     // inter_group = fp32 gives 1 (two ties to even)
-    begin
+    begin : dot_6_15_4
       int unsigned a[3] = '{6, 6, 6}, ga[3] = '{62, 14, 14}, gb[3] = '{62, 62, 62};
       st = mls_dpi_dot("e2m1.g5m1/1x1", "e2m1.g5m1/1x1", "exact", 32'h3f800000, a, ga, 32'h3f800000, a, gb, y);
       expect_eq("dot 6.15.4 exact", y, 32'h3f800001);
@@ -162,9 +157,9 @@ module tb_dpi_api;
       expect_eq("dot 6.15.4 fp32 inter-group", y, 32'h3f800000);
     end
 
-    if (failures != 0) begin
+    if (failures != 0) begin : report_fail
       $fatal(1, "dpi api: FAIL: %0d of %0d checks", failures, checks);
-    end else begin
+    end else begin : report_pass
       $display("dpi api: PASS (%0d checks)", checks);
       $finish;
     end
