@@ -31,6 +31,36 @@ nlohmann::json Case::to_json() const {
   return conv.to_json();
 }
 
+namespace {
+// Strict integers of a saved case (spec 7.1): nlohmann's get<> would wrap -1,
+// truncate 1.5 and overflow 1e30 (undefined behaviour; found by fuzz/fuzz_case_json).
+uint64_t case_uint(const nlohmann::json& v, const std::string& field, uint64_t max) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > max)
+    throw Error("case: " + field + " is not an integer in 0.." + std::to_string(max));
+  return v.get<uint64_t>();
+}
+int64_t case_int(const nlohmann::json& v, const std::string& field) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)))
+    throw Error("case: " + field + " is not a 64-bit integer");
+  return v.get<int64_t>();
+}
+std::vector<uint32_t> case_u32s(const nlohmann::json& j, const std::string& key) {
+  const auto& a = j.at(key);
+  if (!a.is_array()) throw Error("case: " + key + " is not an array");
+  std::vector<uint32_t> out;
+  out.reserve(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(static_cast<uint32_t>(case_uint(a[i], key + "[" + std::to_string(i) + "]", 0xffffffffu)));
+  return out;
+}
+std::vector<int64_t> case_ints(const nlohmann::json& j, const std::string& key) {
+  const auto& a = j.at(key);
+  if (!a.is_array()) throw Error("case: " + key + " is not an array");
+  std::vector<int64_t> out;
+  for (size_t i = 0; i < a.size(); ++i) out.push_back(case_int(a[i], key + "[" + std::to_string(i) + "]"));
+  return out;
+}
+}  // namespace
+
 Case Case::from_json(const nlohmann::json& j) {
   if (!j.is_object() || !j.contains("op") || !j.at("op").is_string()) throw Error("case: field \"op\" is missing");
   Case c;
@@ -40,10 +70,10 @@ Case Case::from_json(const nlohmann::json& j) {
       const auto& f = j.at("format");
       c.q.format = f.is_string() ? parse_format(f.get<std::string>()) : format_from_json(f);
       c.q.rounding = j.contains("rounding") ? rounding_from_json(j.at("rounding")) : Rounding{};
-      c.q.shape = j.at("shape").get<Shape>();
-      c.q.x = j.at("x").get<std::vector<uint32_t>>();
-      if (j.contains("rand")) c.q.rand = j.at("rand").get<std::vector<uint32_t>>();
-      if (j.contains("tensor_scale")) c.q.static_tensor_scale = j.at("tensor_scale").get<uint32_t>();
+      c.q.shape = case_ints(j, "shape");
+      c.q.x = case_u32s(j, "x");
+      if (j.contains("rand")) c.q.rand = case_u32s(j, "rand");
+      if (j.contains("tensor_scale")) c.q.static_tensor_scale = static_cast<uint32_t>(case_uint(j.at("tensor_scale"), "tensor_scale", 0xffffffffu));
       if (element_count(c.q.shape) != static_cast<int64_t>(c.q.x.size())) throw Error("case: x does not match shape");
     } else if (c.op == "dequantize") {
       c.t = MlsTensor::from_json(j.at("tensor"));
@@ -54,11 +84,11 @@ Case Case::from_json(const nlohmann::json& j) {
       if (j.contains("arith")) c.conv.arith = j.at("arith");
       if (c.op == "conv2d") {
         c.conv.pass = j.at("pass").get<std::string>();
-        c.conv.stride = j.at("stride").get<std::vector<int64_t>>();
-        c.conv.padding = j.at("padding").get<std::vector<int64_t>>();
-        c.conv.dilation = j.at("dilation").get<std::vector<int64_t>>();
-        c.conv.groups = j.at("groups").get<int64_t>();
-        if (j.contains("out_shape")) c.conv.out_shape = j.at("out_shape").get<Shape>();
+        c.conv.stride = case_ints(j, "stride");
+        c.conv.padding = case_ints(j, "padding");
+        c.conv.dilation = case_ints(j, "dilation");
+        c.conv.groups = case_int(j.at("groups"), "groups");
+        if (j.contains("out_shape")) c.conv.out_shape = case_ints(j, "out_shape");
       }
       if (c.op == "gemm") c.conv.out_shape = gemm_out_shape(c.conv.a.shape, c.conv.b.shape);
       else if (c.conv.out_shape.empty()) {

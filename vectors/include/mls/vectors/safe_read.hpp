@@ -69,7 +69,9 @@ class ByteWriter {
     u64(s.size());
     out_ += s;
   }
-  void raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  void raw(const void* p, size_t n) {
+    if (n) out_.append(static_cast<const char*>(p), n);
+  }
   std::string take() { return std::move(out_); }
 
  private:
@@ -104,7 +106,7 @@ class ByteReader {
   }
   void raw(void* p, size_t n) {
     need(n);
-    std::memcpy(p, b_.data() + pos_, n);
+    if (n) std::memcpy(p, b_.data() + pos_, n);
     pos_ += n;
   }
   uint64_t left() const { return b_.size() - pos_; }
