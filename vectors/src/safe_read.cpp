@@ -28,6 +28,9 @@
 #endif
 #endif
 
+// Present in sanitizer builds only (libFuzzer registers one to save the input of a crash).
+extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
+
 namespace mls::vectors {
 
 namespace {
@@ -76,15 +79,23 @@ bool write_all(int fd, const char* p, size_t n) {
 
 // Child side: one frame, tag + 8-byte length + payload. 'R' result, 'E' error message.
 [[noreturn]] void child_main(int fd, const std::string& file, const std::function<std::string()>& work) {
-  if (!std::getenv("MLS_READ_STDERR")) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      ::dup2(devnull, 2);
-      ::close(devnull);
+  // Standard error: /dev/null, or kept (MLS_READ_STDERR=1), or appended to a file (MLS_READ_STDERR=PATH;
+  // the fuzz harness reads sanitizer reports from there to tell the library's crashes from ours).
+  const char* keep = std::getenv("MLS_READ_STDERR");
+  if (!keep || std::strcmp(keep, "1") != 0) {
+    const int fd = keep && *keep ? ::open(keep, O_WRONLY | O_CREAT | O_APPEND, 0600) : ::open("/dev/null", O_WRONLY);
+    if (fd >= 0) {
+      ::dup2(fd, 2);
+      ::close(fd);
     }
   }
+  if (&__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);  // no fuzzer artifact from this child
   rlimit core{0, 0};
   setrlimit(RLIMIT_CORE, &core);
+  // A crash in the library ends this process at once: no sanitizer or fuzzer
+  // handler inherited from the parent runs (they would report the library's
+  // crash as the parent's, e.g. libFuzzer would save the input as a finding).
+  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signal(sig, SIG_DFL);
   const uint64_t size = file_size(file);
   const rlim_t cpu = static_cast<rlim_t>(timeout_seconds(size)) + 5;
   rlimit cpu_lim{cpu, cpu + 5};
