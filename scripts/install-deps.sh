@@ -11,6 +11,7 @@ PKGS=(
   python3 python3-numpy python3-h5py
   verilator iverilog python3-matplotlib python3-sklearn
   pocl-opencl-icd ocl-icd-opencl-dev opencl-headers opencl-c-headers clinfo
+  clang-14 libclang-rt-14-dev  # the libFuzzer harnesses of fuzz/ (scripts/fuzz.sh; libFuzzer ships in libclang-rt)
 )
 missing=()
 for p in "${PKGS[@]}"; do

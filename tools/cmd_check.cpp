@@ -9,6 +9,7 @@
 #include "mls/conformance/campaign.hpp"
 #include "mls/conformance/vectors_bridge.hpp"
 #include "mls/vectors/io.hpp"
+#include "mls/vectors/safe_read.hpp"
 #include "mls/error.hpp"
 #include "replay_sources.hpp"
 
@@ -87,8 +88,8 @@ void register_verify(CLI::App& app) {
   sub->add_option("--log", o->log_path, "append one JSON line per case");
   sub->callback([o] {
     const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
-    const vectors::Suite vec = vectors::read_suite(o->vectors);
-    const vectors::Suite res = vectors::read_results(o->results, vec);
+    const vectors::Suite vec = vectors::safe_read_suite(o->vectors);
+    const vectors::Suite res = vectors::safe_read_results(o->results, vec);
     std::ofstream log;
     if (!o->log_path.empty()) {
       log.open(o->log_path, std::ios::app);

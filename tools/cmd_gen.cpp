@@ -9,6 +9,7 @@
 #include "mls/vectors/export.hpp"
 #include "mls/vectors/generate.hpp"
 #include "mls/vectors/io.hpp"
+#include "mls/vectors/safe_read.hpp"
 
 namespace mls::cli {
 
@@ -141,7 +142,7 @@ void register_merge(CLI::App& app) {
   sub->add_option("shards", *in, "the N shard files, in any order")->required();
   sub->callback([out, in] {
     std::vector<Suite> shards;
-    for (const auto& p : *in) shards.push_back(read_suite(p));
+    for (const auto& p : *in) shards.push_back(safe_read_suite(p));
     Suite m;
     try {
       m = merge_shards(shards);
@@ -175,7 +176,7 @@ void register_export(CLI::App& app) {
     ExportOptions opt = *o;
     opt.format = *jsonl ? ExportFormat::jsonl : ExportFormat::hex;
     for (const auto& s : split_list(*ops)) opt.ops.push_back(op_from_string(s, "--ops"));
-    const Suite s = read_suite(*file);
+    const Suite s = safe_read_suite(*file);
     const auto files = export_suite(s, *file, opt);
     uint64_t cases = 0;
     for (const auto& f : files) {
@@ -201,8 +202,8 @@ void register_vinfo(CLI::App& app) {
   sub->callback([file, vectors_file, groups, no_verify] {
     ReadOptions ro;
     ro.verify_digests = !*no_verify;
-    Suite s = read_suite(*file, ro);
-    if (!vectors_file->empty()) s = read_results(*file, read_suite(*vectors_file, ro), ro);
+    Suite s = safe_read_suite(*file, ro);
+    if (!vectors_file->empty()) s = safe_read_results(*file, safe_read_suite(*vectors_file, ro), ro);
     std::cout << *file << ": " << attr_str(s.attrs, "schema", "/") << " version " << attr_int(s.attrs, "schema_version", "/")
               << ", " << to_string(s.kind()) << ", " << s.groups.size() << " groups, " << s.case_count() << " cases"
               << (ro.verify_digests && s.attrs.count("content_sha256") ? ", digests verified" : "") << "\n";

@@ -12,6 +12,7 @@
 #include "inspect_stats.hpp"
 #include "io.hpp"
 #include "mls/error.hpp"
+#include "mls/vectors/safe_read.hpp"
 
 namespace mls::cli {
 
@@ -75,13 +76,29 @@ herr_t visit_link(hid_t group, const char* name, const H5L_info_t*, void* data) 
   return 0;
 }
 
-// Every 32-bit float dataset of an HDF5 file, in name order.
+// Every 32-bit float dataset of an HDF5 file, in name order. The file is
+// untrusted: HDF5 lists it in a child process (crash-proof, spec 7.8).
 std::vector<std::string> float_datasets(const std::string& file) {
-  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  H5Handle f{H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-  if (f.id < 0) throw Error(file + ": cannot open as HDF5 (missing, truncated or corrupt)");
-  Visit v{f.id, {}, 0};
-  if (H5Lvisit(f.id, H5_INDEX_NAME, H5_ITER_INC, visit_link, &v) < 0) throw Error(file + ": cannot list its datasets");
+  if (!vectors::has_hdf5_signature(file)) throw Error(file + ": cannot open as HDF5 (missing, truncated or corrupt)");
+  const std::string bytes = vectors::run_isolated(file, [&] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    vectors::note_reading("/ (superblock)");
+    H5Handle f{H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+    if (f.id < 0) throw Error(file + ": cannot open as HDF5 (missing, truncated or corrupt)");
+    Visit v{f.id, {}, 0};
+    vectors::note_reading("/ (members)");
+    if (H5Lvisit(f.id, H5_INDEX_NAME, H5_ITER_INC, visit_link, &v) < 0) throw Error(file + ": cannot list its datasets");
+    vectors::ByteWriter w;
+    w.u64(static_cast<uint64_t>(v.skipped));
+    w.u64(v.paths.size());
+    for (const auto& p : v.paths) w.str(p);
+    return w.take();
+  });
+  vectors::ByteReader r(bytes);
+  Visit v{-1, {}, static_cast<int>(r.u64())};
+  v.paths.resize(r.count(8));
+  for (auto& p : v.paths) p = r.str();
+  r.end();
   if (v.paths.empty()) throw Error(file + ": has no 32-bit float dataset to inspect");
   if (v.skipped) std::cerr << "mls inspect: " << file << ": skipped " << v.skipped << " dataset(s) that are not fp32\n";
   return v.paths;
@@ -102,13 +119,22 @@ inspect::TensorInfo load(const std::string& source) {
   t.data = std::move(x.data);
   if (const size_t c = source.find(".h5:"); c != std::string::npos || source.find(".hdf5:") != std::string::npos) {
     const size_t colon = source.find(':', source.find(".h"));
-    H5Handle f{H5Fopen(source.substr(0, colon).c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-    H5Handle d{H5Dopen2(f.id, source.substr(colon + 1).c_str(), H5P_DEFAULT), H5Dclose};
-    if (d.id >= 0) {
-      t.role = string_attr(d.id, "role");
-      t.layer = string_attr(d.id, "layer");
-      t.phase = string_attr(d.id, "phase");
-    }
+    // Untrusted file: the attributes are read in a child process too (spec 7.8).
+    const std::string bytes = vectors::run_isolated(source.substr(0, colon), [&] {
+      vectors::note_reading(source.substr(colon + 1) + " (attributes)");
+      H5Handle f{H5Fopen(source.substr(0, colon).c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+      H5Handle d{H5Dopen2(f.id, source.substr(colon + 1).c_str(), H5P_DEFAULT), H5Dclose};
+      vectors::ByteWriter w;
+      w.str(d.id >= 0 ? string_attr(d.id, "role") : "");
+      w.str(d.id >= 0 ? string_attr(d.id, "layer") : "");
+      w.str(d.id >= 0 ? string_attr(d.id, "phase") : "");
+      return w.take();
+    });
+    vectors::ByteReader r(bytes);
+    t.role = r.str();
+    t.layer = r.str();
+    t.phase = r.str();
+    r.end();
   }
   return t;
 }

@@ -21,7 +21,9 @@ void register_serve(CLI::App& app) {
     std::string line;
     while (std::getline(std::cin, line)) {
       if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      std::cout << conformance::serve_request(line, b.get()).dump() << "\n" << std::flush;
+      // replace: an error message quoting invalid UTF-8 from the request must not end the session (found by fuzz/fuzz_serve_request)
+      std::cout << conformance::serve_request(line, b.get()).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n" << std::flush;
     }
   });
 }

@@ -20,6 +20,10 @@ struct FloatTensor {
 // numbers on stdin (shape from `shape`, or 1-D). Throws mls::Error.
 FloatTensor read_float_tensor(const std::string& source, const Shape& shape = {});
 std::vector<uint32_t> read_uint32_list(const std::string& source);  // .npy uint32, or text numbers (decimal/0x hex)
+// The .npy parsers on the file's bytes (`name` for messages): strict header
+// (descr, fortran_order, shape only), exact payload size. Throw mls::Error.
+FloatTensor float_tensor_from_npy(const std::string& bytes, const std::string& name);
+std::vector<uint32_t> u32_from_npy(const std::string& bytes, const std::string& name);
 
 void write_npy_f32(const std::string& path, const Shape& shape, const std::vector<float>& data);
 void write_npy_u32(const std::string& path, const Shape& shape, const std::vector<uint32_t>& data);

@@ -31,6 +31,15 @@ void Format::validate() const {
   }
 }
 
+bool Format::spec10() const {
+  const Format d;
+  return element.specials == Specials::none && element.encoding == Encoding::sign_magnitude && !group_scale.is_signed &&
+         group_scale.zero == ZeroMode::none && group_scale.specials == Specials::none &&
+         group_scale.bias == Minifloat::default_bias(group_scale.exp_bits) && block_size == 0 &&
+         tensor_scale == d.tensor_scale && nonfinite == d.nonfinite && scale_policy != ScalePolicy::ocp &&
+         overflow != OverflowPolicy::infinity && overflow != OverflowPolicy::nan;
+}
+
 Dyadic Format::scale_divisor() const {
   return scale_policy == ScalePolicy::ocp ? Dyadic::pow2(element.emax()) : q_max();
 }

@@ -61,7 +61,7 @@ MlsTensor make_operand(Rng& r, const Format& f, const Shape& shape, uint64_t k, 
   const int64_t n = element_count(shape);
   const uint32_t sign = static_cast<uint32_t>(f.element.sign_bit());
   const uint32_t qmax = static_cast<uint32_t>(f.element.max_magnitude_code());
-  const uint32_t gmax = static_cast<uint32_t>(f.group_scale.code_count() - 1);
+  const uint32_t gmax = scale_codes(f.group_scale).back();
   const std::vector<uint32_t> codes = valid_element_codes(f.element);
   t.tensor_scale = 0x3f800000u;
   t.group_scales.assign(L.group_count, gmax);
@@ -187,9 +187,15 @@ void add_operand_attrs(Attrs& a, const std::string& p, const Format& f, const Sh
   put_layout_attrs(a, p, f, shape);
 }
 
-// The format with an operand tile, or nullopt where a format's own layout has another rank.
-std::optional<Format> with_tile(const Format& f, const std::vector<int64_t>& tile, size_t rank) {
+// The format with an operand tile, or nullopt where a format's own layout has
+// another rank. A block format (MX, NVFP4) keeps its blocks, along `block_axis`:
+// the reduction axis of the operand (conv: the channels; gemm: K).
+std::optional<Format> with_tile(const Format& f, const std::vector<int64_t>& tile, size_t rank, int64_t block_axis) {
   Format g = f;
+  if (g.block_size > 0) {
+    g.block_axis = block_axis;
+    return g;
+  }
   if (g.group_shape.empty()) g.group_shape = tile;
   if (!g.group_shape.empty() && g.group_shape.size() != rank) return std::nullopt;
   return g;
@@ -204,7 +210,7 @@ void plan_reduction(const Context& c, std::vector<GroupPlan>& conv, std::vector<
       size_t gi = 0;
       for (const ConvGeom& g : conv_geoms(c.opt.level)) {
         ++gi;
-        const auto f = with_tile(f0, g.tile, 4);
+        const auto f = with_tile(f0, g.tile, 4, 1);
         if (!f) continue;
         const int64_t OH = conv_output_size(g.H, g.KH, g.stride[0], g.pad[0], g.dil[0]);
         const int64_t OW = conv_output_size(g.W, g.KW, g.stride[1], g.pad[1], g.dil[1]);
@@ -260,12 +266,13 @@ void plan_reduction(const Context& c, std::vector<GroupPlan>& conv, std::vector<
         gm.push_back(std::move(gp));
       };
       for (const GemmGeom& g : gemm_geoms(c.opt.level)) {
-        const auto fa = with_tile(f0, g.a_tile, 2), fb = with_tile(f0, g.b_tile, 2);
+        const auto fa = with_tile(f0, g.a_tile, 2, 1), fb = with_tile(f0, g.b_tile, 2, 0);
         if (!fa || !fb) continue;
         add_gemm(*fa, *fb, {g.M, g.K}, {g.K, g.N}, kCurated + n_random, false, "random");
       }
       if (c.opt.exhaustive) {
         Format fa = f0, fb = f0;
+        fa.block_size = fb.block_size = 0;
         fa.group_shape = {1, 1};
         fb.group_shape = {1, 1};
         const int64_t n = static_cast<int64_t>(valid_element_codes(f0.element).size());

@@ -72,8 +72,12 @@ uint32_t random_finite_fp32(Rng& r);
 uint32_t random_fp32_in_binades(Rng& r, int lo, int hi);
 // The value-1 code of a group-scale format (2^0 * 1.0).
 uint32_t group_scale_one(const Format& f);
-// Valid element codes in increasing code order.
+// Valid (finite) element codes in increasing code order.
 std::vector<uint32_t> valid_element_codes(const Minifloat& m);
+// The finite, positive scale codes of a group-scale grid, in increasing value order (no zero scale).
+std::vector<uint32_t> scale_codes(const Minifloat& g);
+// The NaN and Inf codes of a grid (both signs), none for a grid without them.
+std::vector<uint32_t> special_codes(const Minifloat& m);
 // Random words around an sr decision threshold: r* and r*-1 in the top R
 // bits with random, all-zero or all-one low bits.
 uint32_t threshold_word(Rng& r, uint64_t threshold, int R);

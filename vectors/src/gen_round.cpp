@@ -26,6 +26,7 @@ class RoundMaker : public Maker {
              std::optional<std::pair<int, int>> binades)
       : f_(std::move(f)), r_(r), seed_(seed), stream_(stream), table_(std::move(table)), n_random_(n_random), binades_(binades) {
     gs_one_ = group_scale_one(f_);
+    scales_ = scale_codes(f_.group_scale);
     // Magnitudes of the element grid, for the random generator.
     for (uint64_t i = 0; i < f_.element.valid_magnitude_count(); ++i)
       mags_.push_back(f_.element.magnitude_value(f_.element.nth_magnitude(i)));
@@ -103,7 +104,7 @@ class RoundMaker : public Maker {
     else if (sc < 60) p.ts = static_cast<uint32_t>(127 + r.range(-30, 30)) << 23;
     else if (sc < 90) p.ts = random_fp32_in_binades(r, -30, 30);
     else p.ts = r.chance(50) ? (r.next() & 0x7fffffu) | 1u : random_fp32_in_binades(r, -149, 127);
-    p.gs = r.below(static_cast<uint32_t>(f_.group_scale.code_count()));
+    p.gs = scales_[r.below(static_cast<uint32_t>(scales_.size()))];
     const Dyadic S = Dyadic::from_float(bits_float(p.ts)) * f_.group_scale.decode(p.gs);
     const uint32_t sign = r.chance(50) ? 0x80000000u : 0;
     const uint32_t cat = r.below(100);
@@ -156,6 +157,7 @@ class RoundMaker : public Maker {
   uint64_t n_random_;
   std::optional<std::pair<int, int>> binades_;
   uint32_t gs_one_ = 0;
+  std::vector<uint32_t> scales_;
   std::vector<Dyadic> mags_;
 };
 
@@ -163,8 +165,9 @@ class RoundMaker : public Maker {
 // group-scale code, chosen so that products are exact (ties stay ties),
 // inexact (near-ties), huge, tiny and subnormal.
 std::vector<Scale> table_scales(const Format& f, int level, bool exhaustive) {
-  const uint32_t one = group_scale_one(f), gmax = static_cast<uint32_t>(f.group_scale.code_count() - 1);
-  std::vector<Scale> v = {{0x3f800000u, one}, {0x3e400000u /* 1.5 * 2^-3 */, gmax}, {0x35800000u /* 2^-20 */, 0}};
+  const std::vector<uint32_t> codes = scale_codes(f.group_scale);
+  const uint32_t one = group_scale_one(f), gmax = codes.back(), gmin = codes.front();
+  std::vector<Scale> v = {{0x3f800000u, one}, {0x3e400000u /* 1.5 * 2^-3 */, gmax}, {0x35800000u /* 2^-20 */, gmin}};
   if (level >= 2 || exhaustive) {
     const uint32_t mid = gmax / 2;
     v.push_back({0x71800000u /* 2^100 */, mid});

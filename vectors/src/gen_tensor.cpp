@@ -55,6 +55,9 @@ enum class ElemMode { mixed, ties, grid_near };
 class QuantizeMaker : public Maker {
  public:
   static constexpr uint64_t kRecipes = 14;
+  static constexpr uint64_t kFamilyRecipes = 6;
+  // The edge recipes of a format: the family's own for the members spec 1.0 lacks.
+  static uint64_t recipes(const Format& f) { return kRecipes + (f.spec10() ? 0 : kFamilyRecipes); }
 
   QuantizeMaker(Format f, Rounding r, Shape shape, uint64_t seed, uint32_t stream)
       : f_(std::move(f)), r_(r), shape_(std::move(shape)), layout_(f_, shape_), seed_(seed), stream_(stream) {
@@ -66,7 +69,7 @@ class QuantizeMaker : public Maker {
 
   void fill(std::map<std::string, Array>& d, uint64_t row, uint64_t k) const override {
     Rng rng(seed_, stream_, k);
-    std::vector<float> x = k < kRecipes ? recipe(k, rng) : random_tensor(rng);
+    std::vector<float> x = k < kRecipes ? recipe(k, rng) : k < recipes(f_) ? family_recipe(k - kRecipes, rng) : random_tensor(rng);
     std::vector<uint32_t> words(n_, 0);
     if (r_.mode == RoundingMode::sr) words = sr_words(x, rng);
     Array& xi = d["inputs/x"];
@@ -111,6 +114,42 @@ class QuantizeMaker : public Maker {
       case 12: return crafted(r, AmaxMode::underflow, ElemMode::mixed);
       default: return crafted(r, AmaxMode::on_scale, ElemMode::mixed);
     }
+    return x;
+  }
+
+  // The family's edges (8.8.2): a NaN or an Inf in a block (4.1.2), block
+  // maxima at and just below powers of two, at q_max's significand and the
+  // tie and overflow position past it (E4M3: 448, 464, 480 after scaling),
+  // and tiny blocks near the scale's lower limit (fp32 subnormals).
+  std::vector<float> family_recipe(uint64_t j, Rng& r) const {
+    const int64_t G = layout_.group_count;
+    std::vector<float> x(n_, 0.0f);
+    const Dyadic qm = f_.q_max();
+    const int64_t qe = qm.ilog2();
+    const Dyadic qsig = ldexp(qm, -qe);
+    const Dyadic next = ldexp(f_.element.magnitude_value(f_.element.overflow_position()), -qe);
+    for (int64_t g = 0; g < G; ++g) {
+      const int k = j == 5 ? r.range(-149, -118) : r.range(-20, 20);
+      Dyadic m;
+      switch (j) {
+        case 2: m = Dyadic::from_int(1); break;
+        case 3: m = Dyadic(BigInt((1 << 24) - 1), -23); break;
+        case 4: m = g % 3 == 0 ? qsig : g % 3 == 1 ? ldexp(qsig + next, -1) : next; break;
+        default: m = Dyadic(BigInt((1 << 23) | (r.next() & 0x7fffffu)), -23); break;
+      }
+      const uint32_t amax = fp32_bits_of(ldexp(m, k)) & 0x7fffffffu;
+      const auto& mem = members_[g];
+      for (size_t i = 0; i < mem.size(); ++i) {
+        uint32_t a = amax;
+        if (i > 0) {
+          const int e = std::max(-149, static_cast<int>(Dyadic::from_float(bits_float(std::max(amax, 1u))).ilog2()));
+          a = std::min(amax, random_fp32_in_binades(r, std::max(-149, e - 8), e));
+        }
+        x[mem[i]] = signed_float(a, r.chance(50));
+      }
+    }
+    if (j == 0) x[members_[0][r.below(static_cast<uint32_t>(members_[0].size()))]] = bits_float(0x7fc00000u);
+    if (j == 1) x[members_[G - 1][0]] = bits_float(r.chance(50) ? 0x7f800000u : 0xff800000u);
     return x;
   }
 
@@ -179,7 +218,8 @@ class QuantizeMaker : public Maker {
       // Group maxima at S_t * q_max * (a group-scale value), and one fp32 step off.
       const uint32_t top = A[0];
       for (int64_t g = 1; g < G; ++g) {
-        const uint32_t code = r.below(static_cast<uint32_t>(f_.group_scale.code_count()));
+        const std::vector<uint32_t> codes = scale_codes(f_.group_scale);
+        const uint32_t code = codes[r.below(static_cast<uint32_t>(codes.size()))];
         uint32_t a = fp32_bits_of(St * f_.q_max() * f_.group_scale.decode(code));
         const uint32_t v = r.below(3);
         if (v == 1) a = fp32_prev(a);
@@ -194,6 +234,11 @@ class QuantizeMaker : public Maker {
         continue;
       }
       const Dyadic S = St * f_.group_scale.decode(select_group_scale(f_, St, bits_float(A[g])).code);
+      if (S.is_zero()) {  // a zero group scale (4.5.1): every element of the group is a zero
+        for (int64_t i : members_[g])
+          if (i != pos[g]) x[i] = signed_float(std::min(A[g], random_fp32_in_binades(r, -149, -126)), r.chance(50));
+        continue;
+      }
       // The largest grid index whose value times S stays within the group maximum.
       const uint64_t top_code =
           round_to_grid(f_.element, RoundInput{false, Dyadic::from_float(bits_float(A[g])), S}, Rounding{RoundingMode::rtz, 8}, 0)
@@ -305,7 +350,7 @@ void put_dequantized(std::map<std::string, Array>& d, uint64_t row, const MlsTen
     uint64_t b;
     std::memcpy(&b, &f64[i], 8);
     a64.ints[row * n + i] = b;
-    set_exact(m, e, row * n + i, st * t.group_scale_value(L.group_of(i)) * t.format.element.decode(t.elements[i]));
+    set_exact(m, e, row * n + i, finite_value_or_zero(t, i));
   }
   d["outputs/status"].ints[row] = kStatusOk;
 }
@@ -320,6 +365,10 @@ void put_tensor_inputs(std::map<std::string, Array>& d, uint64_t row, const MlsT
 class DequantizeMaker : public Maker {
  public:
   static constexpr uint64_t kRecipes = 6;
+  // Spec-1.1 members: one more recipe with NaN scales and NaN/Inf elements (4.7.1).
+  static uint64_t recipes(const Format& f) {
+    return kRecipes + (f.group_scale.has_nan() || f.element.specials != Specials::none ? 1 : 0);
+  }
   DequantizeMaker(Format f, Shape shape, uint64_t seed, uint32_t stream)
       : f_(std::move(f)), shape_(std::move(shape)), layout_(f_, shape_), seed_(seed), stream_(stream),
         codes_(valid_element_codes(f_.element)) {}
@@ -330,18 +379,19 @@ class DequantizeMaker : public Maker {
     t.format = f_;
     t.shape = shape_;
     const int64_t n = element_count(shape_), G = layout_.group_count;
-    const uint32_t gmax = static_cast<uint32_t>(f_.group_scale.code_count() - 1);
+    const std::vector<uint32_t> scodes = scale_codes(f_.group_scale);
+    const uint32_t gmax = scodes.back(), gmin = scodes.front();
     const uint32_t sign = static_cast<uint32_t>(f_.element.sign_bit());
     const uint32_t qmax = static_cast<uint32_t>(f_.element.max_magnitude_code());
     const uint32_t minsub = static_cast<uint32_t>(f_.element.nth_magnitude(1));
     t.group_scales.assign(G, 0);
     t.elements.assign(n, 0);
-    for (auto& g : t.group_scales) g = r.below(gmax + 1);
+    for (auto& g : t.group_scales) g = scodes[r.below(static_cast<uint32_t>(scodes.size()))];
     for (auto& e : t.elements) e = r.chance(10) ? (r.chance(50) ? sign : 0) : codes_[r.below(static_cast<uint32_t>(codes_.size()))];
     switch (k) {
       case 0:  // all +0, g_min everywhere, S_t = 1
         t.tensor_scale = 0x3f800000u;
-        std::fill(t.group_scales.begin(), t.group_scales.end(), 0);
+        std::fill(t.group_scales.begin(), t.group_scales.end(), gmin);
         std::fill(t.elements.begin(), t.elements.end(), 0);
         break;
       case 1:  // all -0
@@ -355,11 +405,21 @@ class DequantizeMaker : public Maker {
         break;
       case 3:  // the smallest magnitudes: fp32 underflows
         t.tensor_scale = 0x00000001u;
-        std::fill(t.group_scales.begin(), t.group_scales.end(), 0);
+        std::fill(t.group_scales.begin(), t.group_scales.end(), gmin);
         for (int64_t i = 0; i < n; ++i) t.elements[i] = minsub | ((i % 2) ? sign : 0);
         break;
       case 4: t.tensor_scale = 0x3f800001u; break;  // inexact fp32 products
       case 5: t.tensor_scale = 0x00800000u; break;  // subnormal fp32 results
+      case 6:  // only for formats with special codes: NaN scales, NaN and Inf elements
+        if (k < recipes(f_)) {
+          t.tensor_scale = random_tensor_scale(r);
+          if (f_.group_scale.has_nan()) t.group_scales[0] = static_cast<uint32_t>(f_.group_scale.nan_code(false));
+          const std::vector<uint32_t> sp = special_codes(f_.element);
+          for (size_t i = 0; i < sp.size() && i < static_cast<size_t>(n); ++i) t.elements[static_cast<size_t>(n) - 1 - i] = sp[i];
+          break;
+        }
+        t.tensor_scale = random_tensor_scale(r);
+        break;
       default: t.tensor_scale = random_tensor_scale(r);
     }
     put_tensor_inputs(d, row, t);
@@ -380,13 +440,25 @@ class DequantizeMaker : public Maker {
 class AllPairsMaker : public Maker {
  public:
   AllPairsMaker(Format f, Shape shape, std::vector<uint32_t> scales)
-      : f_(std::move(f)), shape_(std::move(shape)), scales_(std::move(scales)), codes_(valid_element_codes(f_.element)) {}
+      : f_(std::move(f)), shape_(std::move(shape)), scales_(std::move(scales)), rows_(scale_rows(f_)),
+        codes_(element_columns(f_)) {}
+  // Every scale code (NaN too, where the grid has it) and every element code (NaN and Inf too).
+  static std::vector<uint32_t> scale_rows(const Format& f) {
+    std::vector<uint32_t> v = scale_codes(f.group_scale);
+    if (f.group_scale.has_nan()) v.push_back(static_cast<uint32_t>(f.group_scale.nan_code(false)));
+    return v;
+  }
+  static std::vector<uint32_t> element_columns(const Format& f) {
+    std::vector<uint32_t> v = valid_element_codes(f.element);
+    for (uint32_t c : special_codes(f.element)) v.push_back(c);
+    return v;
+  }
   void fill(std::map<std::string, Array>& d, uint64_t row, uint64_t k) const override {
     MlsTensor t;
     t.format = f_;
     t.shape = shape_;
     t.tensor_scale = scales_[k];
-    for (int64_t g = 0; g < shape_[0]; ++g) t.group_scales.push_back(static_cast<uint32_t>(g));
+    for (int64_t g = 0; g < shape_[0]; ++g) t.group_scales.push_back(rows_[static_cast<size_t>(g)]);
     for (int64_t g = 0; g < shape_[0]; ++g)
       for (uint32_t c : codes_) t.elements.push_back(c);
     put_tensor_inputs(d, row, t);
@@ -397,6 +469,7 @@ class AllPairsMaker : public Maker {
   Format f_;
   Shape shape_;
   std::vector<uint32_t> scales_;
+  std::vector<uint32_t> rows_;
   std::vector<uint32_t> codes_;
 };
 
@@ -420,15 +493,20 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
   for (const auto& [name, f0] : c.formats) {
     for (const ShapeSpec& s : tensor_shapes(c.opt.level)) {
       Format f = f0;
-      if (f.group_shape.empty()) f.group_shape = s.tile;
-      else if (f.group_shape.size() != s.shape.size()) continue;  // the format fixes its own rank
+      if (f.block_size > 0) {
+        if (!s.tile.empty()) continue;  // a block layout is the format's own; shapes vary the blocked axis
+      } else if (f.group_shape.empty()) {
+        f.group_shape = s.tile;
+      } else if (f.group_shape.size() != s.shape.size()) {
+        continue;  // the format fixes its own rank
+      }
       const GroupLayout L(f, s.shape);
       const std::string where = shape_string(s.shape) + " tile " + tile_text(L.group_shape);
       for (const Rounding& r : c.roundings) {
         const std::string label = "quantize " + f.short_name() + " " + rounding_name(r) + " " + where;
         GroupPlan p;
         p.summary.label = label;
-        p.summary.total = QuantizeMaker::kRecipes + random_count(c.opt.level, element_count(s.shape), 12);
+        p.summary.total = QuantizeMaker::recipes(f) + random_count(c.opt.level, element_count(s.shape), 12);
         p.attrs = base_attrs(Op::quantize, label);
         p.attrs["profile"] = name;
         p.attrs["stream"] = int64_t(fnv1a(label));
@@ -441,7 +519,7 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
       const std::string label = "dequantize " + f.short_name() + " " + where;
       GroupPlan p;
       p.summary.label = label;
-      p.summary.total = DequantizeMaker::kRecipes + random_count(c.opt.level, element_count(s.shape), 10);
+      p.summary.total = DequantizeMaker::recipes(f) + random_count(c.opt.level, element_count(s.shape), 10);
       p.attrs = base_attrs(Op::dequantize, label);
       p.attrs["profile"] = name;
       p.attrs["stream"] = int64_t(fnv1a(label));
@@ -452,9 +530,10 @@ void plan_tensor(const Context& c, std::vector<GroupPlan>& quant, std::vector<Gr
     }
     // Every element code with every group-scale code, at several tensor scales.
     Format f = f0;
+    f.block_size = 0;
     f.group_shape = {1, 0};
-    const Shape shape = {static_cast<int64_t>(f.group_scale.code_count()),
-                         static_cast<int64_t>(valid_element_codes(f.element).size())};
+    const Shape shape = {static_cast<int64_t>(AllPairsMaker::scale_rows(f).size()),
+                         static_cast<int64_t>(AllPairsMaker::element_columns(f).size())};
     if (shape[0] * shape[1] > (int64_t(1) << 20)) continue;  // wide formats: the random cases cover them
     const auto scales = all_pairs_scales(c.opt.level, c.opt.exhaustive);
     const std::string label = "dequantize " + f.short_name() + " all-pairs " + shape_string(shape);

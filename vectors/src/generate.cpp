@@ -135,7 +135,28 @@ uint32_t random_fp32_in_binades(Rng& r, int lo, int hi) {
 }
 
 uint32_t group_scale_one(const Format& f) {
-  return static_cast<uint32_t>(uint64_t(f.group_scale.bias) << f.group_scale.man_bits);
+  // The scale 1.0 (MLS: bias << Mg), or the nearest scale when 1 is not on the grid.
+  return static_cast<uint32_t>(round_to_grid(f.group_scale, RoundInput{false, Dyadic::from_int(1), Dyadic::from_int(1)},
+                                             Rounding{RoundingMode::rne, 8}, 0, OverflowPolicy::saturate)
+                                   .code);
+}
+
+std::vector<uint32_t> scale_codes(const Minifloat& g) {
+  std::vector<uint32_t> v;
+  for (uint64_t i = g.has_zero() ? 1 : 0; i < g.valid_magnitude_count(); ++i)
+    v.push_back(static_cast<uint32_t>(g.encode(false, g.nth_magnitude(i))));
+  return v;
+}
+
+std::vector<uint32_t> special_codes(const Minifloat& m) {
+  std::vector<uint32_t> v;
+  if (m.has_nan()) v.push_back(static_cast<uint32_t>(m.nan_code(false)));
+  if (m.has_nan() && m.is_signed) v.push_back(static_cast<uint32_t>(m.nan_code(true)));
+  if (m.has_inf()) {
+    v.push_back(static_cast<uint32_t>(m.inf_code(false)));
+    v.push_back(static_cast<uint32_t>(m.inf_code(true)));
+  }
+  return v;
 }
 
 std::vector<uint32_t> valid_element_codes(const Minifloat& m) {

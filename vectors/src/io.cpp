@@ -17,6 +17,7 @@
 #include <set>
 
 #include "mls/error.hpp"
+#include "mls/vectors/safe_read.hpp"
 #include "mls/vectors/schema.hpp"
 #include "mls/vectors/sha256.hpp"
 
@@ -302,6 +303,7 @@ void write_file(const Ctx& c, const std::string& tmp, const Suite& s) {
 // Member names in byte-wise (name index) order; plain 1.8 API calls so the
 // code builds against HDF5 1.10 and later alike.
 std::vector<std::string> list_links(const Ctx& c, hid_t g, const std::string& where) {
+  note_reading(where + " (members)");
   H5G_info_t info;
   c.check(H5Gget_info(g, &info), where, "cannot list the members (corrupt file?)");
   std::vector<std::string> names;
@@ -401,6 +403,7 @@ AttrValue read_attr(const Ctx& c, hid_t obj, const std::string& where, const std
 }
 
 Attrs read_attrs(const Ctx& c, hid_t obj, const std::string& where) {
+  note_reading(where + " (attributes)");
   std::vector<std::string> names;
   hsize_t idx = 0;
   const herr_t r = H5Aiterate2(
@@ -418,6 +421,7 @@ Attrs read_attrs(const Ctx& c, hid_t obj, const std::string& where) {
 
 Array read_dataset(const Ctx& c, hid_t parent, const std::string& where, const std::string& name) {
   const std::string w = join(where, name);
+  note_reading(w);
   Handle d = c.check(H5Dopen2(parent, name.c_str(), H5P_DEFAULT), H5Dclose, w, "cannot open the dataset");
   Handle t = c.check(H5Dget_type(d), H5Tclose, w, "cannot get the type");
   Handle space = c.check(H5Dget_space(d), H5Sclose, w, "cannot get the dataspace");
@@ -492,6 +496,7 @@ Suite read_file(const Ctx& c, const std::string& path, bool verify) {
   const htri_t is = H5Fis_hdf5(path.c_str());
   if (is <= 0)
     throw Error(path + ": not an HDF5 file (no HDF5 signature: truncated, corrupt or another format)" + h5_stack());
+  note_reading("/ (superblock)");
   Handle f = c.check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "/",
                      "cannot open the file (truncated or corrupt?)");
   Handle root = c.check(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "/", "cannot open the root group");

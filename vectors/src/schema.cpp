@@ -262,6 +262,13 @@ void validate_group(const CaseGroup& g, Kind kind, const CaseGroup* ref) {
       throw Error(where + ": shape " + dims_text(a.dims) + " does not match " + dims_text(want) +
                   " (case_count and the group's attributes)");
   }
+  // Status values (8.4): 0 or 1 in a vector file, 0..3 in a results file; checked here so a bad
+  // value is an input error naming the file at read time, not a surprise half-way through judging.
+  if (auto st = g.data.find("outputs/status"); st != g.data.end() && st->second.dtype == DType::u8)
+    for (size_t k = 0; k < st->second.ints.size(); ++k)
+      if (st->second.ints[k] > (kind == Kind::vectors ? 1u : 3u))
+        throw Error(g.path + "/outputs/status[" + std::to_string(k) + "] = " + std::to_string(st->second.ints[k]) +
+                    " is not " + (kind == Kind::vectors ? "0 or 1" : "0, 1, 2 or 3") + " (8.4)");
   if (kind == Kind::vectors && g.data.count("info/exact_mant") != g.data.count("info/exact_exp"))
     throw Error(g.path + "/info: exact_mant and exact_exp come together");
   for (const auto& [name, a] : g.data)

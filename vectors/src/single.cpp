@@ -153,9 +153,7 @@ CaseGroup single_dequantize_group(const MlsTensor& t, const std::string& label) 
     uint64_t b;
     std::memcpy(&b, &f64[i], 8);
     g.at("outputs/fp64").ints[i] = b;
-    set_exact(g.at("info/exact_mant"), g.at("info/exact_exp"), i,
-              t.tensor_scale_value() * t.group_scale_value(L.group_of(static_cast<int64_t>(i))) *
-                  t.format.element.decode(t.elements[i]));
+    set_exact(g.at("info/exact_mant"), g.at("info/exact_exp"), i, finite_value_or_zero(t, static_cast<int64_t>(i)));
   }
   compact_exact(g.at("info/exact_mant"));
   g.at("outputs/status").ints[0] = kStatusOk;

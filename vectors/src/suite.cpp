@@ -132,13 +132,7 @@ void put_format_attrs(Attrs& a, const std::string& p, const Format& f) {
   a[p + "overflow"] = int64_t(enum_code(f.overflow));
   // Spec 1.1 fields (8.3.2): written for every format outside spec 1.0, so
   // that every spec-1.0 group keeps exactly its old attributes.
-  const Format mls;
-  const bool family = f.element.specials != Specials::none || f.element.encoding != Encoding::sign_magnitude ||
-                      f.group_scale.is_signed || f.group_scale.zero != ZeroMode::none ||
-                      f.group_scale.specials != Specials::none ||
-                      f.group_scale.bias != Minifloat::default_bias(f.group_scale.exp_bits) || f.block_size > 0 ||
-                      f.tensor_scale != mls.tensor_scale || f.nonfinite != mls.nonfinite;
-  if (!family) return;
+  if (f.spec10()) return;
   a[p + "element_specials"] = int64_t(enum_code(f.element.specials));
   a[p + "element_encoding"] = int64_t(enum_code(f.element.encoding));
   a[p + "group_signed"] = int64_t(f.group_scale.is_signed ? 1 : 0);
@@ -493,6 +487,13 @@ Dyadic get_exact(const Array& mant, const Array& exp, uint64_t i) {
     return Dyadic(BigInt(s), e);
   }
   return Dyadic(BigInt(static_cast<int64_t>(mant.ints[i])), e);
+}
+
+Dyadic finite_value_or_zero(const MlsTensor& t, int64_t i) {
+  const GroupLayout L(t.format, t.shape);
+  const uint32_t gs = t.group_scales[static_cast<size_t>(L.group_of(i))], el = t.elements[static_cast<size_t>(i)];
+  if (!t.format.group_scale.is_valid_code(gs) || !t.format.element.is_valid_code(el)) return Dyadic();
+  return t.tensor_scale_value() * t.format.group_scale.decode(gs) * t.format.element.decode(el);
 }
 
 void compact_exact(Array& mant) {

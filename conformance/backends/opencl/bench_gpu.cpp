@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
     ConvCase c;
     c.a = make({N, C, H, W});
     c.b = make({O, C, K, K});
-    c.padding = {K / 2, K / 2};
+    c.params.padding = {K / 2, K / 2};
     const int64_t OH = H + 2 * (K / 2) - K + 1, OW = W + 2 * (K / 2) - K + 1;
     c.out_shape = {N, O, OH, OW};
     const double macs = double(N) * O * OH * OW * C * K * K;  // incl. padding taps (the usual count)

@@ -1,51 +1,26 @@
 // mls-gpu: the C ABI entry point shared by the OpenCL and CUDA backends.
-// Validates arguments on the host (mls-fast checks), moves data to the
+// Validates arguments on the host (host kit, ../hostkit), moves data to the
 // device, runs the kernels of mls_kernels.cl, and turns every failure into a
 // status and a thread-local message (no exception crosses the boundary).
-#include <cstring>
 #include <mutex>
-#include <new>
-
-#include <nlohmann/json.hpp>
 
 #include "gpu_host.hpp"
 
 namespace mlsgpu {
 namespace {
 
-using mlsfast::bad;
-using mlsfast::Fmt;
-using mlsfast::Layout;
-using mlsfast::Tensor;
+using mlshost::bad;
+using mlshost::need_capacity;
+using Fmt = mlshost::FormatDesc;
+using mlshost::Layout;
+using Tensor = mlshost::TensorView;
 
 thread_local std::string g_error;
 std::mutex g_mutex;  // kernels and queues are shared: one operation at a time
 
 template <class Fn>
 int32_t guarded(Fn&& fn) {
-  g_error.clear();
-  try {
-    fn();
-    return MLS_OK;
-  } catch (const Failure& f) {
-    g_error = f.message;
-    return f.status;
-  } catch (const std::bad_alloc&) {
-    g_error = "out of host memory";
-    return MLS_ERR_INTERNAL;
-  } catch (const std::exception& e) {
-    g_error = std::string("internal error: ") + e.what();
-    return MLS_ERR_INTERNAL;
-  } catch (...) {
-    g_error = "internal error";
-    return MLS_ERR_INTERNAL;
-  }
-}
-
-void need_capacity(uint64_t have, int64_t need, const char* what) {
-  if (have < static_cast<uint64_t>(need))
-    fail(MLS_ERR_BUFFER, std::string(what) + " has room for " + std::to_string(have) + " values but the result has " +
-                             std::to_string(need));
+  return mlshost::guarded(g_error, std::forward<Fn>(fn));
 }
 
 // A device buffer, released on scope exit.
@@ -65,26 +40,12 @@ struct Buf {
   }
 };
 
-// The exact-profile check (spec 6.10): the accumulator profile is a skip.
+// The arithmetic profile (spec 6.10, checked by the host kit): the
+// accumulator profile is a skip.
 void check_arith(const char* arith) {
-  if (!arith || !*arith || std::strcmp(arith, "exact") == 0) return;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(arith);
-  } catch (const nlohmann::json::exception& e) {
-    bad(std::string("arith is not valid JSON: ") + e.what());
-  }
-  if (!j.is_object()) bad("arith must be a JSON object like {\"profile\":\"exact\"}");
-  std::string profile = "exact";
-  if (j.contains("profile")) {
-    if (!j.at("profile").is_string()) bad("arith.profile must be a string");
-    profile = j.at("profile").get<std::string>();
-  }
-  if (profile == "accumulator")
-    fail(MLS_ERR_UNSUPPORTED, std::string(backend_name()) + " computes the exact profile only, not arith.profile = \"accumulator\"");
-  if (profile != "exact") bad("arith.profile = \"" + profile + "\" is not one of exact, accumulator");
-  for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "profile") bad("arith." + it.key() + " is not a field of the exact profile");
+  if (!mlshost::read_arith(arith).exact)
+    fail(MLS_ERR_UNSUPPORTED,
+         std::string(backend_name()) + " computes the exact profile only, not arith.profile = \"accumulator\"");
 }
 
 // The merged group layout as the kernels read it: [rank, shape[8], gsz[8], tiles[8]].
@@ -95,7 +56,7 @@ void put_layout(std::vector<int64_t>& P, size_t at, const Layout& L) {
   P[at] = static_cast<int64_t>(L.shape.size());
   for (size_t d = 0; d < L.shape.size(); ++d) {
     P[at + 1 + d] = L.shape[d];
-    P[at + 9 + d] = L.gsz[d];
+    P[at + 9 + d] = L.tile[d];
     P[at + 17 + d] = L.tiles[d];
   }
 }
@@ -114,33 +75,41 @@ void put_format(std::vector<int64_t>& P, const Fmt& f) {
 
 const char* name() { return backend_name(); }
 
-int32_t supports(int32_t op, const mls_format_v1* format, const mls_rounding_v1* rounding, const char* arith) {
+int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2* rounding, int32_t qarith,
+                 const char* arith) {
   return guarded([&] {
+    if (qarith != MLS_QARITH_EXACT) mlshost::unsupported("this host computes the exact quantizer profile only");
+    if (op == MLS_OP_ROUND) mlshost::unsupported("round is not offered by this host");
     if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is unknown");
-    if (format) mlsfast::make_format(format, "format");
-    if (rounding) mlsfast::check_rounding(rounding);
+    if (format) mlshost::read_format(format, "format");
+    if (rounding) mlshost::check_rounding(rounding);
     if (op >= MLS_OP_CONV2D_FWD) check_arith(arith);
     std::lock_guard<std::mutex> lock(g_mutex);
     device();  // no device: the initialisation failure, here already
   });
 }
 
-int32_t group_count(const mls_format_v1* format, int32_t rank, const int64_t* shape, uint64_t* count) {
+int32_t group_count(const mls_format_v2* format, int32_t rank, const int64_t* shape, uint64_t* count) {
   return guarded([&] {
     if (!count) bad("count is NULL");
-    const Fmt f = mlsfast::make_format(format, "format");
-    *count = static_cast<uint64_t>(Layout(f, mlsfast::read_shape(rank, shape, "shape"), "format").groups);
+    const Fmt f = mlshost::read_format(format, "format");
+    *count = static_cast<uint64_t>(Layout(f, mlshost::read_shape(rank, shape, "shape"), "format").groups);
   });
 }
 
-int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
-                 const mls_rounding_v1* rounding, const uint32_t* rand, uint64_t n_rand,
+int32_t round_values(const mls_cast_v2*, const uint32_t*, uint64_t, const uint32_t*, uint64_t, uint32_t*, uint64_t) {
+  return guarded([&] { mlshost::unsupported("round is not offered by this host"); });
+}
+
+int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
+                 const mls_rounding_v2* rounding, int32_t qarith, const uint32_t* rand, uint64_t n_rand,
                  const uint32_t* static_tensor_scale, uint32_t* tensor_scale_out, uint32_t* group_scales_out,
                  uint64_t group_capacity, uint32_t* elements_out, uint64_t element_capacity) {
   return guarded([&] {
-    const Fmt f = mlsfast::make_format(format, "format");
-    mlsfast::check_rounding(rounding);
-    const std::vector<int64_t> s = mlsfast::read_shape(rank, shape, "shape");
+    if (qarith != MLS_QARITH_EXACT) mlshost::unsupported("this host computes the exact quantizer profile only");
+    const Fmt f = mlshost::read_format(format, "format");
+    mlshost::check_rounding(rounding);
+    const std::vector<int64_t> s = mlshost::read_shape(rank, shape, "shape");
     const Layout L(f, s, "format");
     if (n != static_cast<uint64_t>(L.count))
       bad("x has " + std::to_string(n) + " values but the shape has " + std::to_string(L.count) + " elements");
@@ -159,7 +128,7 @@ int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape
     if (static_tensor_scale) {
       const uint32_t st = *static_tensor_scale;
       if ((st >> 31) || st == 0 || (st & 0x7f800000u) == 0x7f800000u)
-        bad("tensor_scale " + mlsfast::hex32(st) + " is not a positive finite fp32 (4.6)");
+        bad("tensor_scale " + mlshost::hex32(st) + " is not a positive finite fp32 (4.6)");
     }
     std::vector<int64_t> P(40, 0);
     put_layout(P, 0, L);
@@ -186,11 +155,11 @@ int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape
     device().launch(kQzScales, {bgmax.p, bmisc.p, bgs.p, bP.p}, groups);
     bmisc.get(misc.data(), misc.size());
     if (misc[4])
-      bad("tensor_scale: max|x| = " + mlsfast::hex32(misc[0]) + " over q_max * g_max overflows fp32 (4.3)");
+      bad("tensor_scale: max|x| = " + mlshost::hex32(misc[0]) + " over q_max * g_max overflows fp32 (4.3)");
     device().launch(kQzElems, {bx.p, brand.p, bgs.p, bmisc.p, bel.p, bP.p}, n);
     bmisc.get(misc.data(), misc.size());
     if (misc[2] != 0xffffffffu)
-      bad("x[" + std::to_string(misc[2]) + "] = " + mlsfast::hex32(x[misc[2]]) +
+      bad("x[" + std::to_string(misc[2]) + "] = " + mlshost::hex32(x[misc[2]]) +
           ": magnitude above the largest element value (overflow policy error, 3.5)");
     bgs.get(group_scales_out, groups);
     bel.get(elements_out, n);
@@ -198,7 +167,7 @@ int32_t quantize(const mls_format_v1* format, int32_t rank, const int64_t* shape
   });
 }
 
-int32_t dequantize(const mls_tensor_v1* t, uint32_t* y_out, uint64_t capacity) {
+int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     const Tensor tt(t, "tensor");
     if (!y_out) bad("y_out is NULL");
@@ -217,8 +186,8 @@ int32_t dequantize(const mls_tensor_v1* t, uint32_t* y_out, uint64_t capacity) {
 
 // Bit lengths of the integers the conv kernel multiplies (6.16: k 2^base
 // with base the exponent of the subnormal ulp; gs 2^gbase).
-int elem_bits(const mlsfast::ElemFmt& e) { return e.E == 0 ? e.M : e.M + 1 + (1 << e.E) - 2; }
-int scale_bits(const mlsfast::ScaleFmt& g) { return g.Mg + 1 + (1 << g.Eg) - 1; }
+int elem_bits(const mlshost::ElementDesc& e) { return e.E == 0 ? e.M : e.M + 1 + (1 << e.E) - 2; }
+int scale_bits(const mlshost::ScaleDesc& g) { return g.Mg + 1 + (1 << g.Eg) - 1; }
 int ceil_log2(uint64_t n) {
   int b = 0;
   while ((uint64_t(1) << b) < n) ++b;
@@ -271,12 +240,12 @@ void run_reduction(std::vector<int64_t>& P, const Tensor& a, const Tensor& b, in
   by.get(y, static_cast<size_t>(nout));
 }
 
-int32_t conv2d(const mls_conv2d_v1* params, const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith,
+int32_t conv2d(const mls_conv2d_v2* params, const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith,
                int32_t out_rank, const int64_t* out_shape, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
-    const mlsfast::ConvGeom g = mlsfast::conv_geometry(params, ta.shape, tb.shape, out_rank, out_shape);
+    const mlshost::ConvGeom g = mlshost::read_conv(params, ta.shape, tb.shape, out_rank, out_shape);
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, g.out_count(), "y_out");
     std::vector<int64_t> P(96, 0);
@@ -284,14 +253,11 @@ int32_t conv2d(const mls_conv2d_v1* params, const mls_tensor_v1* a, const mls_te
     const int64_t geo[] = {g.N, g.C, g.H, g.W, g.O, g.KH, g.KW, g.OH, g.OW, g.G, g.Cg, g.Og,
                            g.sh, g.sw, g.ph, g.pw, g.dh, g.dw};
     for (int i = 0; i < 18; ++i) P[51 + i] = geo[i];
-    const int64_t reduction = g.pass == MLS_PASS_FWD        ? g.Cg * g.KH * g.KW
-                              : g.pass == MLS_PASS_BWD_DATA ? g.Og * g.KH * g.KW
-                                                            : g.N * g.OH * g.OW;
-    run_reduction(P, ta, tb, reduction, g.out_count(), y_out);
+    run_reduction(P, ta, tb, g.reduction(), g.out_count(), y_out);
   });
 }
 
-int32_t gemm(const mls_tensor_v1* a, const mls_tensor_v1* b, const char* arith, uint32_t* y_out, uint64_t capacity) {
+int32_t gemm(const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
@@ -335,11 +301,12 @@ Device& device() {
 
 namespace {
 
-const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION,
-                               sizeof(mls_backend_v1),
+const mls_backend_v2 kTable = {MLS_BACKEND_ABI_VERSION,
+                               sizeof(mls_backend_v2),
                                name,
                                supports,
                                group_count,
+                               round_values,
                                quantize,
                                dequantize,
                                conv2d,
@@ -349,6 +316,6 @@ const mls_backend_v1 kTable = {MLS_BACKEND_ABI_VERSION,
 }  // namespace
 }  // namespace mlsgpu
 
-extern "C" MLS_BACKEND_EXPORT const mls_backend_v1* mls_backend_get(uint32_t abi_version) {
+extern "C" MLS_BACKEND_EXPORT const mls_backend_v2* mls_backend_get(uint32_t abi_version) {
   return abi_version == MLS_BACKEND_ABI_VERSION ? &mlsgpu::kTable : nullptr;
 }

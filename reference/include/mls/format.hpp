@@ -86,6 +86,9 @@ struct Format {
 
   std::string short_name() const;
   nlohmann::json to_json() const;
+  // True when spec 1.0 could express the format (an MLS format): the new
+  // fields of spec 1.1 all hold their defaults.
+  bool spec10() const;
 };
 
 Format parse_short_name(const std::string& text);

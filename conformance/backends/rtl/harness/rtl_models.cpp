@@ -215,3 +215,24 @@ extern "C" MLS_BACKEND_EXPORT int mls_rtl_stats(char* buf, uint64_t n) {
   }
   return static_cast<int>(s.size());
 }
+
+// Counters of one unit by name ("e2m1.g4m1", "e2m1.g4m1/exact"), for
+// mls_rtl_bench's clocks per output: c[0] clocks simulated, c[1] elements
+// or terms streamed, c[2] outputs (dot units; elements for quantizers).
+// Returns 0, or -1 when the library has no such unit.
+extern "C" MLS_BACKEND_EXPORT int mls_rtl_counters(const char* unit, uint64_t* c) {
+  if (!unit || !c) return -1;
+  for (auto* u : mlsrtl::quant_units())
+    if (u->name == unit) {
+      const auto st = u->stats();
+      c[0] = st.cycles, c[1] = st.elements, c[2] = st.elements;
+      return 0;
+    }
+  for (auto* u : mlsrtl::dot_units())
+    if (u->name == unit) {
+      const auto st = u->stats();
+      c[0] = st.cycles, c[1] = st.terms, c[2] = st.outputs;
+      return 0;
+    }
+  return -1;
+}

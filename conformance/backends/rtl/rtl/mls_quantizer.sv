@@ -16,6 +16,14 @@
 // the gap fraction t and whether anything below them is non-zero: all any
 // mode needs (3.3, and 3.4 "integer form" for sr).
 //
+// The element grid's special values (spec 1.6) take codes away from the top:
+// SPECIALS = 1 (IEEE: the all-ones exponent field is Inf/NaN, E5M2) and 2
+// (only the all-ones magnitude is NaN, OCP E4M3) lower q_max to the largest
+// finite code; the quantizer never produces a special (a magnitude above
+// q_max saturates and raises out_ovf). BIASG is the group-scale bias: 2^EG - 1
+// for MLS group scales, 127 for the OCP MX E8M0 scale (EG = 8, MG = 0), whose
+// code 255 (NaN) the host never sends.
+//
 // Seeded bugs for the conformance proof (README.md, "Mutants"), off unless
 // defined: MLS_RTL_BUG_TIE (rne ties go away from zero), MLS_RTL_BUG_SR_CARRY
 // (the sr adder's carry-in is 1: away when T + r + 1 >= 2^R),
@@ -26,7 +34,9 @@ module mls_quantizer #(
     parameter int BIAS      = (E == 0) ? 0 : (1 << E) - 1,  // the default bias (1.2)
     parameter int ZERO_ONLY = 0,            // 1: element zero = zero_only (1.5)
     parameter int EG        = 4,            // group-scale exponent bits
-    parameter int MG        = 1             // group-scale mantissa bits
+    parameter int MG        = 1,            // group-scale mantissa bits
+    parameter int SPECIALS  = 0,            // 0 none, 1 IEEE (E5M2), 2 NaN at the all-ones magnitude (E4M3)
+    parameter int BIASG     = (1 << EG) - 1 // group-scale bias (2.3; 127 for E8M0)
 ) (
     input  logic                 clk,
     input  logic                 in_valid,
@@ -46,10 +56,11 @@ module mls_quantizer #(
   localparam int RB = 32;  // fraction bits kept below the grid ulp (R <= 32)
   localparam int QB = M + 1 + RB;  // quotient bits
   localparam int NS = QB - 1;  // divider stages (the first bit is always 1)
-  localparam int BIASG = (1 << EG) - 1;  // group-scale bias (2.2)
-  localparam int EMAXF = (E == 0) ? 0 : (1 << E) - 1;
-  localparam logic [E+M-1:0] QMAX = {(E + M) {1'b1}};
-  // Exponent of |v| at and above which |v| >= 2 q_max > q_max: overflow.
+  // The largest exponent field of a finite code, and q_max's code (1.3, 1.6).
+  localparam int EMAXF = (E == 0) ? 0 : (SPECIALS == 1) ? (1 << E) - 2 : (1 << E) - 1;
+  localparam logic [E+M-1:0] ALL1 = {(E + M) {1'b1}};
+  localparam logic [E+M-1:0] QMAX = (SPECIALS == 1) ? ALL1 - (E + M)'((1 << M)) : (SPECIALS == 2) ? ALL1 - 1'b1 : ALL1;
+  // Exponent of |v| at and above which |v| >= 2^(binade of q_max + 1) > q_max: overflow.
   localparam int LE_OVF = (E == 0) ? 1 - BIAS : EMAXF - BIAS + 1;
   localparam int EMIN = 1 - BIAS;  // exponent of the smallest normal
   // Sideband: sign, zero, le, mode, R, word, poszero.
@@ -217,7 +228,9 @@ module mls_quantizer #(
     row = (E > 0 && f_le >= XW'(EMIN)) ? (E + M)'(rowx) : '0;
     lo = zo_gap ? '0 : (E + M)'((row << M) + (E + M)'(lsig));
     hi = zo_gap ? (E + M)'(1 << M) : lo + 1'b1;
-    ovf = !f_zero && (f_le >= XW'(LE_OVF) || (lo == QMAX && inexact));
+    // above q_max: beyond its binade, or lo past the largest finite code (a
+    // special's position), or lo = q_max with something left over
+    ovf = !f_zero && (f_le >= XW'(LE_OVF) || (SPECIALS == 2 && lo == ALL1) || (lo == QMAX && inexact));
     // sr (3.4, integer form): T = the top R bits of the fraction, r = the
     // top R bits of the word; away iff T + r >= 2^R
 `ifdef MLS_RTL_BUG_SR_LOWBITS

@@ -24,10 +24,11 @@ const std::vector<Expect> kCatalogue = {
     {"sr_carry", "sr_threshold", "quantize", {"sr"}},
     {"sr_lowbits", "sr_bits", "quantize", {"sr"}},
     {"acc_narrow", "accumulator_overflow", "gemm", {}},
+    {"acc_narrow", "accumulator_overflow", "conv2d", {}},  // the same unit under the conv lowering
 };
 
 // Test names and failure messages show the mutant, not the struct's bytes.
-void PrintTo(const Expect& e, std::ostream* os) { *os << e.mutant; }
+void PrintTo(const Expect& e, std::ostream* os) { *os << e.mutant << " (" << e.op << ")"; }
 
 constexpr int64_t kCaseBudget = 200;  // cases within which each bug must be caught
 
@@ -70,16 +71,19 @@ TEST_P(RtlMutant, CaughtAndDiagnosed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(SeededBugs, RtlMutant, ::testing::ValuesIn(kCatalogue),
-                         [](const ::testing::TestParamInfo<Expect>& i) { return std::string(i.param.mutant); });
+                         [](const ::testing::TestParamInfo<Expect>& i) {
+                           return std::string(i.param.mutant) + "_" + i.param.op;
+                         });
 
-// The unmutated RTL passes the same campaigns (every mode, both units), and
-// actually runs them: no case may be skipped for the named profiles it builds.
+// The unmutated RTL passes the same campaigns (every mode, both units, the
+// three conv2d passes lowered onto the dot unit), and actually runs them: no
+// case may be skipped for the named profiles it builds.
 TEST(RtlBackend, PassesTheSameCampaigns) {
   for (const char* fmt : {"mls-e2m1", "mls-e2m4", "mls-e3m3"}) {
     SCOPED_TRACE(fmt);
     auto b = make_library_backend(MLS_RTL_BACKEND_LIB);
     CampaignOptions o;
-    o.ops = {"quantize", "gemm"};
+    o.ops = {"quantize", "gemm", "conv2d"};
     o.formats = {fmt};
     o.cases = kCaseBudget;
     o.seed = 1;

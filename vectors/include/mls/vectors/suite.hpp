@@ -194,6 +194,9 @@ RoundingMode rounding_mode_from_code(int64_t c, const std::string& where);
 // `mant` is i64 when every mantissa fits, otherwise decimal strings.
 void set_exact(Array& mant, Array& exp, uint64_t i, const Dyadic& v);
 Dyadic get_exact(const Array& mant, const Array& exp, uint64_t i);
+// info/exact of a dequantize output (8.4.3): the exact value S_t S_g elem, or 0
+// for a NaN or Inf output (a NaN scale, a NaN or Inf element: 4.7.1).
+Dyadic finite_value_or_zero(const MlsTensor& t, int64_t i);
 // Converts a string mantissa column to i64 when every entry fits (the writer's rule).
 void compact_exact(Array& mant);
 
