@@ -103,9 +103,13 @@ def main():
             key = "signal " + signal.Signals(-rc).name
         else:
             key = f"exit {rc}"
+            if rc == 65 and "the HDF5 library crashed" in err:
+                key += " (the HDF5 library crashed in the isolated reader)"
+            elif rc == 65 and "did not finish within" in err:
+                key += " (the HDF5 library hung in the isolated reader)"
         counts[key] = counts.get(key, 0) + 1
         ok = False
-        if rc == 65:
+        if isinstance(rc, int) and rc == 65:
             ok = "mls: error: " in err and path in err  # a message, naming the file
         elif rc in (0, 1):
             ok = "result:" in out
