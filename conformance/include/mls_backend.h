@@ -77,7 +77,9 @@ extern "C" {
 #define MLS_SCALE_CEIL 0    /* D = q_max, smallest grid value >= r (MLS default; MX "round the scale up") */
 #define MLS_SCALE_NEAREST 1 /* D = q_max, nearest grid value, ties to the even code (NVFP4) */
 #define MLS_SCALE_FLOOR 2   /* D = q_max, largest grid value <= r */
-#define MLS_SCALE_OCP 3     /* D = 2^emax_elem, largest grid value <= r (OCP MX v1.0 section 6.3) */
+#define MLS_SCALE_OCP 3     /* D = 2^emax_elem, largest grid value <= r (OCP MX v1.0 section 6.3; torchao FLOOR) */
+#define MLS_SCALE_OCP_CEIL 4 /* D = 2^emax_elem, smallest grid value >= r (torchao CEIL) */
+#define MLS_SCALE_OCP_EVEN 5 /* a_G rounded to M_elem + 1 bits, ties away, then as OCP (torchao EVEN) */
 
 #define MLS_SIGNED_ZERO_PRESERVE 0 /* a zero result keeps the sign of its input (default) */
 #define MLS_SIGNED_ZERO_POSITIVE 1
@@ -104,10 +106,13 @@ extern "C" {
  * EXACT is the definition; the others are named fp32 pipelines that real
  * libraries run, each step one stated rounding. */
 #define MLS_QARITH_EXACT 0
-#define MLS_QARITH_FP32_DIV 1        /* element quotient fl(x / fl(S_t S_g)), then rounded to the element grid */
-#define MLS_QARITH_FP32_RECIPROCAL 2 /* element quotient fl(x * fl(1 / fl(S_t S_g))), then rounded */
-#define MLS_QARITH_TORCHAO_MX 3      /* torchao mx_formats to_mx: see spec 4.12 */
-#define MLS_QARITH_TORCHAO_NVFP4 4   /* torchao nvfp4: see spec 4.12 */
+#define MLS_QARITH_FP32_DIV 1         /* element quotient fl(x / fl(S_t S_g)), then rounded to the element grid */
+#define MLS_QARITH_FP32_RECIPROCAL 2  /* element quotient fl(x * fl(1 / fl(S_t S_g))), then rounded */
+#define MLS_QARITH_TORCHAO_MX 3       /* torchao 0.18 to_mx FLOOR/CEIL/EVEN (spec 4.12.3) */
+#define MLS_QARITH_TORCHAO_MX_RCEIL 4 /* torchao 0.18 to_mx RCEIL, eager path (spec 4.12.4) */
+#define MLS_QARITH_TORCHAO_NVFP4 5    /* torchao 0.18 nvfp4_quantize (spec 4.12.5) */
+#define MLS_QARITH_TE_MXFP8 6         /* Transformer Engine MXFP8 (spec 4.12.6) */
+#define MLS_QARITH_TE_NVFP4 7         /* Transformer Engine NVFP4 (spec 4.12.7) */
 
 #define MLS_OP_QUANTIZE 1
 #define MLS_OP_DEQUANTIZE 2

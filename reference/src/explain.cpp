@@ -40,6 +40,9 @@ std::string scale_rule_text(const Format& f, const RoundResult& gs) {
     case ScalePolicy::ceil: return "the smallest group-scale value >= ratio (4.4 ceil)";
     case ScalePolicy::floor: return "the largest group-scale value <= ratio (4.4 floor)";
     case ScalePolicy::ocp: return "the largest group-scale value <= a_G / (S_t 2^emax_elem) (4.4 ocp, OCP MX 6.3)";
+    case ScalePolicy::ocp_ceil: return "the smallest group-scale value >= a_G / (S_t 2^emax_elem) (4.4 ocp_ceil)";
+    case ScalePolicy::ocp_even:
+      return "a_G rounded to M_elem + 1 bits (ties away), then the largest group-scale value <= it / (S_t 2^emax_elem) (4.4 ocp_even)";
     case ScalePolicy::nearest: return "the nearest group-scale value, ties to the even code (4.4 nearest)";
   }
   return "";
@@ -80,7 +83,7 @@ nlohmann::json explain(const QuantizeInput& in, int64_t index) {
   const Dyadic den = st * f.scale_divisor();
   j["group"] = {{"index", g},
                 {"amax", std::isinf(p.group_amax[g]) ? "+Inf" : ga.to_decimal()},
-                {"divisor", f.scale_policy == ScalePolicy::ocp ? "2^emax_elem = " + f.scale_divisor().to_decimal()
+                {"divisor", f.ocp_divisor() ? "2^emax_elem = " + f.scale_divisor().to_decimal()
                                                                : "q_max = " + f.q_max().to_decimal()},
                 {"ratio", ratio_text(ga, den)},
                 {"ratio_approx", approx_decimal(ga, den)},
@@ -101,19 +104,22 @@ nlohmann::json explain(const QuantizeInput& in, int64_t index) {
   }
   const Dyadic sg = f.group_scale.decode(gs.code);
   const Dyadic s = st * sg;
-  const RoundResult e = quantize_element(f, xb, s, in.rounding, word, in.arith);
+  const RoundResult e = quantize_element(in, p, g, static_cast<size_t>(index));
   const bool neg = (xb >> 31) != 0;
   if (fp32_is_finite(xb)) {
     const Dyadic ax = Dyadic::from_float(std::fabs(bits_float(xb)));
     el["quotient"] = {{"exact", std::string(neg ? "-" : "") + (s.is_zero() ? "(zero scale)" : ratio_text(ax, s))},
                       {"approx", s.is_zero() ? "-" : (neg ? "-" : "") + approx_decimal(ax, s)}};
-    if (in.arith != QuantArith::exact && !s.is_zero()) {
-      // 4.12: the pipeline's fp32 intermediates, each one rounding.
-      const uint32_t sb = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
-      const uint32_t q = in.arith == QuantArith::fp32_div ? fp32::div(xb & 0x7fffffffu, sb)
-                                                          : fp32::mul(xb & 0x7fffffffu, fp32::div(0x3f800000u, sb));
-      el["pipeline"] = {{"scale_fp32", hex32(sb)}, {"quotient_fp32", hex32(q)},
-                        {"quotient_fp32_value", fp32_is_finite(q) ? Dyadic::from_float(bits_float(q)).to_decimal() : "Inf"}};
+    if (in.arith != QuantArith::exact) {
+      // 4.12: the profile's fp32 factor for the group and the fp32 quotient, each one rounding.
+      const ElementFactor& fac = p.factor[g];
+      const uint32_t ax = xb & 0x7fffffffu;
+      const uint32_t q = ax == 0 ? 0 : fac.multiply ? fp32::mul(ax, fac.value) : fp32::div(ax, fac.value);
+      el["pipeline"] = {{"profile", to_string(in.arith)},
+                        {"factor", std::string(fac.multiply ? "multiply by " : "divide by ") + hex32(fac.value) + " = " +
+                                       (fp32_is_finite(fac.value) ? Dyadic::from_float(bits_float(fac.value)).to_decimal() : "Inf/NaN")},
+                        {"quotient_fp32", hex32(q)},
+                        {"quotient_fp32_value", fp32_is_finite(q) ? Dyadic::from_float(bits_float(q)).to_decimal() : "Inf/NaN"}};
     }
   }
   if (!e.exact || e.lo != e.hi) {
@@ -164,7 +170,7 @@ std::string explain_text(const nlohmann::json& j) {
   if (e.contains("quotient"))
     o << "3 quotient x/(S_t S_g) = " << s(e["quotient"]["exact"]) << " ~ " << s(e["quotient"]["approx"]) << "\n";
   if (e.contains("pipeline"))
-    o << "  fp32 pipeline: S_t S_g -> " << s(e["pipeline"]["scale_fp32"]) << ", quotient -> "
+    o << "  fp32 pipeline " << s(e["pipeline"]["profile"]) << ": |x| " << s(e["pipeline"]["factor"]) << " -> quotient "
       << s(e["pipeline"]["quotient_fp32"]) << " = " << s(e["pipeline"]["quotient_fp32_value"]) << " (4.12)\n";
   if (e.contains("lower"))
     o << "  neighbours        lower code " << e["lower"]["code"] << " = " << s(e["lower"]["value"]) << ", upper code "

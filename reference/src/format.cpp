@@ -36,13 +36,15 @@ bool Format::spec10() const {
   return element.specials == Specials::none && element.encoding == Encoding::sign_magnitude && !group_scale.is_signed &&
          group_scale.zero == ZeroMode::none && group_scale.specials == Specials::none &&
          group_scale.bias == Minifloat::default_bias(group_scale.exp_bits) && block_size == 0 &&
-         tensor_scale == d.tensor_scale && nonfinite == d.nonfinite && scale_policy != ScalePolicy::ocp &&
+         tensor_scale == d.tensor_scale && nonfinite == d.nonfinite && !ocp_divisor() &&
          overflow != OverflowPolicy::infinity && overflow != OverflowPolicy::nan;
 }
 
-Dyadic Format::scale_divisor() const {
-  return scale_policy == ScalePolicy::ocp ? Dyadic::pow2(element.emax()) : q_max();
+bool Format::ocp_divisor() const {
+  return scale_policy == ScalePolicy::ocp || scale_policy == ScalePolicy::ocp_ceil || scale_policy == ScalePolicy::ocp_even;
 }
+
+Dyadic Format::scale_divisor() const { return ocp_divisor() ? Dyadic::pow2(element.emax()) : q_max(); }
 
 std::vector<int64_t> Format::resolved_group_shape(const std::vector<int64_t>& shape) const {
   std::vector<int64_t> g = group_shape;

@@ -6,6 +6,7 @@
 #include "mls/error.hpp"
 #include "mls/fp32_ops.hpp"
 #include "mls/json_read.hpp"
+#include "pipelines.hpp"
 
 namespace mls {
 
@@ -159,9 +160,10 @@ RoundResult select_group_scale(const Format& f, const Dyadic& st, float group_am
   // 4.4: r = a_G / (S_t D) rounded up (ceil), to nearest even (nearest) or
   // down (floor, ocp) on the scale grid; saturating at its largest value and
   // clamping at its smallest (a grid without zero) or at 0.
-  RoundingMode m = RoundingMode::rup;
+  RoundingMode m = RoundingMode::rup;  // ceil, ocp_ceil
   if (f.scale_policy == ScalePolicy::nearest) m = RoundingMode::rne;
-  if (f.scale_policy == ScalePolicy::floor || f.scale_policy == ScalePolicy::ocp) m = RoundingMode::rdn;
+  if (f.scale_policy == ScalePolicy::floor || f.scale_policy == ScalePolicy::ocp || f.scale_policy == ScalePolicy::ocp_even)
+    m = RoundingMode::rdn;
   if (std::isinf(group_amax)) {  // 4.1.2: an infinite group maximum saturates the scale
     RoundResult r;
     r.lo = r.hi = f.group_scale.max_magnitude_code();
@@ -169,40 +171,64 @@ RoundResult select_group_scale(const Format& f, const Dyadic& st, float group_am
     r.rule = Rule::saturated;
     return r;
   }
-  return round_to_grid(f.group_scale, RoundInput{false, Dyadic::from_float(std::fabs(group_amax)), st * f.scale_divisor()},
-                       Rounding{m, 8}, 0, OverflowPolicy::saturate);
+  Dyadic a = Dyadic::from_float(std::fabs(group_amax));
+  if (f.scale_policy == ScalePolicy::ocp_even && !a.is_zero()) {
+    // a_G rounded to M_elem + 1 significant bits, ties away from zero (an
+    // unbounded binary grid: binary32's exponent range, M_elem mantissa bits).
+    const Minifloat p{false, 8, f.element.man_bits, 127, ZeroMode::subnormal, Specials::ieee, Encoding::sign_magnitude};
+    const RoundResult r = round_to_grid(p, RoundInput{false, a, Dyadic::from_int(1)}, Rounding{RoundingMode::rna, 8}, 0,
+                                        OverflowPolicy::infinity);
+    a = p.is_inf_code(r.code) ? Dyadic::pow2(128) : p.decode(r.code);
+  }
+  return round_to_grid(f.group_scale, RoundInput{false, a, st * f.scale_divisor()}, Rounding{m, 8}, 0,
+                       OverflowPolicy::saturate);
+}
+
+RoundResult quantize_element(const Format& f, uint32_t x_bits, const ElementFactor& fac, const Rounding& r,
+                             uint32_t word) {
+  // 4.12: the quotient is an fp32 value, then rounded once more. A zero input
+  // stays a zero in every profile (0 * Inf never arises).
+  const uint32_t ax = x_bits & 0x7fffffffu, sign = x_bits & 0x80000000u;
+  uint32_t q = ax;
+  if (ax != 0) q = fac.multiply ? fp32::mul(ax, fac.value) : fp32::div(ax, fac.value);
+  return round_fp32_input(f.element, q | sign, Dyadic::from_int(1), r, word, f.overflow, f.signed_zero);
 }
 
 RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& s, const Rounding& r, uint32_t word,
                              QuantArith arith) {
   const bool neg = (x_bits >> 31) != 0;
-  if (s.is_zero()) {  // 4.5.1: a zero group scale makes every element of its group a zero
+  if (s.is_zero() && arith == QuantArith::exact) {  // 4.5.1: a zero group scale makes every element of its group a zero
     RoundResult z;
     z.exact = true;
     z.code = f.element.encode(neg && f.signed_zero == SignedZero::preserve, 0);
     return z;
   }
-  if (arith == QuantArith::exact)
-    return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
-  // 4.12: the fp32 pipelines; the quotient q is an fp32 value, then rounded once
-  // more. A zero input stays a zero in every profile (4.12: 0 * Inf never arises).
-  if ((x_bits & 0x7fffffffu) == 0) return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
-  const uint32_t sb = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
-  const uint32_t ax = x_bits & 0x7fffffffu;
-  uint32_t q = 0;
   switch (arith) {
-    case QuantArith::fp32_div: q = fp32::div(ax, sb); break;
-    case QuantArith::fp32_reciprocal: q = fp32::mul(ax, fp32::div(0x3f800000u, sb)); break;
-    case QuantArith::exact: break;
+    case QuantArith::exact: return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
+    case QuantArith::fp32_div:
+    case QuantArith::fp32_reciprocal: {
+      const uint32_t sb = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
+      const ElementFactor fac = arith == QuantArith::fp32_div ? ElementFactor{false, sb}
+                                                              : ElementFactor{true, fp32::div(0x3f800000u, sb)};
+      return quantize_element(f, x_bits, fac, r, word);
+    }
+    default:
+      throw Error("arith = " + to_string(arith) + ": the element factor comes from the quantization's steps (4.12)");
   }
-  return round_fp32_input(f.element, q | (x_bits & 0x80000000u), Dyadic::from_int(1), r, word, f.overflow,
-                          f.signed_zero);
+}
+
+RoundResult quantize_element(const QuantizeInput& in, const QuantizeSteps& p, int64_t group, size_t i) {
+  const uint32_t word = in.rounding.mode == RoundingMode::sr ? in.rand[i] : 0;
+  if (in.arith != QuantArith::exact) return quantize_element(in.format, in.x[i], p.factor[group], in.rounding, word);
+  const Dyadic s = Dyadic::from_float(bits_float(p.tensor_scale)) * in.format.group_scale.decode(p.group_scale[group].code);
+  return quantize_element(in.format, in.x[i], s, in.rounding, word, QuantArith::exact);
 }
 
 QuantizeSteps quantize_steps(const QuantizeInput& in) {
   const Format& f = in.format;
   f.validate();
   in.rounding.validate();
+  detail::check_arith(f, in.arith);
   const int64_t n = element_count(in.shape);
   if (static_cast<int64_t>(in.x.size()) != n)
     throw Error("x has " + std::to_string(in.x.size()) + " values but shape " + shape_string(in.shape) + " has " +
@@ -248,30 +274,24 @@ QuantizeSteps quantize_steps(const QuantizeInput& in) {
     }
     p.group_scale[g] = select_group_scale(f, st, p.group_amax[g]);
   }
+  detail::apply_pipeline(in, p);
   return p;
 }
 
 MlsTensor quantize(const QuantizeInput& in) {
   const QuantizeSteps p = quantize_steps(in);
-  const Format& f = in.format;
   MlsTensor t;
-  t.format = f;
+  t.format = in.format;
   t.shape = in.shape;
   t.tensor_scale = p.tensor_scale;
-  const Dyadic st = t.tensor_scale_value();
-  std::vector<Dyadic> scale(p.layout.group_count);
   t.group_scales.resize(p.layout.group_count);
-  for (int64_t g = 0; g < p.layout.group_count; ++g) {
-    t.group_scales[g] = static_cast<uint32_t>(p.group_scale[g].code);
-    if (!p.group_nan[g]) scale[g] = st * f.group_scale.decode(t.group_scales[g]);
-  }
+  for (int64_t g = 0; g < p.layout.group_count; ++g) t.group_scales[g] = static_cast<uint32_t>(p.group_scale[g].code);
   const std::vector<int64_t> gi = p.layout.group_index();
   t.elements.resize(in.x.size());
   for (size_t i = 0; i < in.x.size(); ++i) {
     if (p.group_nan[gi[i]]) continue;  // 4.1.2: every element of a NaN group is code 0
-    const uint32_t word = in.rounding.mode == RoundingMode::sr ? in.rand[i] : 0;
     try {
-      t.elements[i] = static_cast<uint32_t>(quantize_element(f, in.x[i], scale[gi[i]], in.rounding, word, in.arith).code);
+      t.elements[i] = static_cast<uint32_t>(quantize_element(in, p, gi[i], i).code);
     } catch (const Error& e) {
       throw Error("x[" + std::to_string(i) + "]: " + e.what());
     }

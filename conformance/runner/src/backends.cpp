@@ -21,7 +21,8 @@ static_assert(enum_code(Encoding::sign_magnitude) == MLS_ENCODING_SIGN_MAGNITUDE
               enum_code(Encoding::twos_complement) == MLS_ENCODING_TWOS_COMPLEMENT);
 static_assert(enum_code(TensorScaleRule::amax) == MLS_TSCALE_AMAX && enum_code(TensorScaleRule::one) == MLS_TSCALE_ONE);
 static_assert(enum_code(ScalePolicy::ceil) == MLS_SCALE_CEIL && enum_code(ScalePolicy::nearest) == MLS_SCALE_NEAREST &&
-              enum_code(ScalePolicy::floor) == MLS_SCALE_FLOOR && enum_code(ScalePolicy::ocp) == MLS_SCALE_OCP);
+              enum_code(ScalePolicy::floor) == MLS_SCALE_FLOOR && enum_code(ScalePolicy::ocp) == MLS_SCALE_OCP &&
+              enum_code(ScalePolicy::ocp_ceil) == MLS_SCALE_OCP_CEIL && enum_code(ScalePolicy::ocp_even) == MLS_SCALE_OCP_EVEN);
 static_assert(enum_code(SignedZero::preserve) == MLS_SIGNED_ZERO_PRESERVE &&
               enum_code(SignedZero::positive) == MLS_SIGNED_ZERO_POSITIVE);
 static_assert(enum_code(OverflowPolicy::saturate) == MLS_OVERFLOW_SATURATE &&
@@ -34,7 +35,11 @@ static_assert(enum_code(RoundingMode::rne) == MLS_RNE && enum_code(RoundingMode:
               enum_code(RoundingMode::rdn) == MLS_RDN && enum_code(RoundingMode::rto) == MLS_RTO &&
               enum_code(RoundingMode::sr) == MLS_SR);
 static_assert(enum_code(QuantArith::exact) == MLS_QARITH_EXACT && enum_code(QuantArith::fp32_div) == MLS_QARITH_FP32_DIV &&
-              enum_code(QuantArith::fp32_reciprocal) == MLS_QARITH_FP32_RECIPROCAL);
+              enum_code(QuantArith::fp32_reciprocal) == MLS_QARITH_FP32_RECIPROCAL &&
+              enum_code(QuantArith::torchao_mx) == MLS_QARITH_TORCHAO_MX &&
+              enum_code(QuantArith::torchao_mx_rceil) == MLS_QARITH_TORCHAO_MX_RCEIL &&
+              enum_code(QuantArith::torchao_nvfp4) == MLS_QARITH_TORCHAO_NVFP4 &&
+              enum_code(QuantArith::te_mxfp8) == MLS_QARITH_TE_MXFP8 && enum_code(QuantArith::te_nvfp4) == MLS_QARITH_TE_NVFP4);
 static_assert(enum_code(ConvPass::fwd) == MLS_PASS_FWD && enum_code(ConvPass::bwd_data) == MLS_PASS_BWD_DATA &&
               enum_code(ConvPass::bwd_weight) == MLS_PASS_BWD_WEIGHT);
 static_assert(enum_code(Op::round) == MLS_OP_ROUND && enum_code(Op::quantize) == MLS_OP_QUANTIZE &&

@@ -103,13 +103,11 @@ using ElementOverride = std::function<uint32_t(const Minifloat& el, const RoundR
 QuantizeResult q_with_elements(const QuantizeCase& c, const ElementOverride& f) {
   const QuantizeSteps p = quantize_steps(c);
   QuantizeResult r = golden_quantize(c);
-  const Dyadic st = Dyadic::from_float(bits_float(r.tensor_scale));
   const std::vector<int64_t> gi = p.layout.group_index();
   for (size_t i = 0; i < c.x.size(); ++i) {
     if (p.group_nan[gi[i]]) continue;
-    const Dyadic s = st * c.format.group_scale.decode(r.group_scales[gi[i]]);
     const uint32_t w = c.rounding.mode == RoundingMode::sr ? c.rand[i] : 0;
-    r.elements[i] = f(c.format.element, quantize_element(c.format, c.x[i], s, c.rounding, w, c.arith), w);
+    r.elements[i] = f(c.format.element, quantize_element(c, p, gi[i], i), w);
   }
   return r;
 }
@@ -208,7 +206,8 @@ QuantizeResult with_ocp_exponent(const QuantizeCase& c, const std::function<int6
 }
 
 bool ocp_e8m0(const QuantizeCase& c) {
-  return c.format.scale_policy == ScalePolicy::ocp && c.format.group_scale.man_bits == 0 && !c.format.group_scale.has_zero();
+  return c.format.scale_policy == ScalePolicy::ocp && c.format.group_scale.man_bits == 0 &&
+         !c.format.group_scale.has_zero() && c.arith == QuantArith::exact;
 }
 
 // A NaN treated as a finite value: scales from the finite values of each
@@ -257,7 +256,7 @@ const std::vector<Hypothesis>& hypotheses() {
        [](const QuantizeCase& c) { QuantizeCase v = c; v.format.scale_policy = ScalePolicy::floor; return golden_quantize(v); },
        {}, {}},
       {"scale_ceil", "group scale rounded up (the smallest scale >= a_G / q_max) instead of OCP's 2^(floor(log2 a_G) - emax) (4.4)",
-       [](const QuantizeCase& c) { return c.format.scale_policy == ScalePolicy::ocp; },
+       [](const QuantizeCase& c) { return c.format.scale_policy == ScalePolicy::ocp && c.arith == QuantArith::exact; },
        [](const QuantizeCase& c) { QuantizeCase v = c; v.format.scale_policy = ScalePolicy::ceil; return golden_quantize(v); },
        {}, {}},
       {"scale_log2_fp32", "shared exponent from floor(log2(a_G)) computed in fp32: log2 rounds up to the next integer just below a power of two (4.4 ocp)",
@@ -378,7 +377,7 @@ nlohmann::json element_detail(const QuantizeCase& c, const QuantizeResult& e, si
   }
   const Dyadic sg = c.format.group_scale.decode(e.group_scales[g]);
   const uint32_t w = c.rounding.mode == RoundingMode::sr ? c.rand[i] : 0;
-  const RoundResult r = quantize_element(c.format, c.x[i], st * sg, c.rounding, w, c.arith);
+  const RoundResult r = quantize_element(c, quantize_steps(c), g, i);
   if (fp32_is_finite(c.x[i])) {
     j["x_value"] = Dyadic::from_float(bits_float(c.x[i])).to_decimal();
     j["quotient"] = std::string((c.x[i] >> 31) ? "-" : "") + "(" +

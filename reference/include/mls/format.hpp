@@ -17,15 +17,18 @@
 namespace mls {
 
 // 4.4: how the group scale is chosen from r = a_G / (S_t * D).
-enum class ScalePolicy { ceil, nearest, floor, ocp };
+enum class ScalePolicy { ceil, nearest, floor, ocp, ocp_ceil, ocp_even };
 template <>
 struct EnumTable<ScalePolicy> {
   static constexpr std::string_view what = "group-scale rule";
-  static constexpr std::array<EnumEntry<ScalePolicy>, 4> entries{{
+  static constexpr std::array<EnumEntry<ScalePolicy>, 6> entries{{
       {ScalePolicy::ceil, "ceil", 0, "D = q_max; the smallest scale >= r (MLS; on E8M0 the 'round the scale up' rule of GPU MX kernels)"},
       {ScalePolicy::nearest, "nearest", 1, "D = q_max; the nearest scale, ties to the even code (NVFP4)"},
       {ScalePolicy::floor, "floor", 2, "D = q_max; the largest scale <= r"},
-      {ScalePolicy::ocp, "ocp", 3, "D = 2^emax_elem; the largest scale <= r: X = 2^(floor(log2 a_G) - emax_elem) on E8M0 (OCP MX v1.0 6.3)"},
+      {ScalePolicy::ocp, "ocp", 3, "D = 2^emax_elem; the largest scale <= r: X = 2^(floor(log2 a_G) - emax_elem) on E8M0 (OCP MX v1.0 6.3; torchao FLOOR)"},
+      {ScalePolicy::ocp_ceil, "ocp_ceil", 4, "D = 2^emax_elem; the smallest scale >= r: X = 2^(ceil(log2 a_G) - emax_elem) on E8M0 (torchao CEIL)"},
+      {ScalePolicy::ocp_even, "ocp_even", 5,
+       "D = 2^emax_elem; a_G first rounded to M_elem + 1 significant bits, ties away, then the largest scale <= r (torchao EVEN)"},
   }};
 };
 
@@ -75,8 +78,9 @@ struct Format {
   Dyadic q_max() const { return element.max_value(); }
   Dyadic g_max() const { return group_scale.max_value(); }
   Dyadic g_min() const { return group_scale.min_positive(); }  // smallest non-zero scale
-  // 4.4: the divisor D of the group-scale rule: q_max, or 2^emax_elem for `ocp`.
+  // 4.4: the divisor D of the group-scale rule: q_max, or 2^emax_elem for the ocp rules.
   Dyadic scale_divisor() const;
+  bool ocp_divisor() const;  // ocp, ocp_ceil, ocp_even
   // Group layout resolved for a tensor shape (the default or block filled in, checked).
   std::vector<int64_t> resolved_group_shape(const std::vector<int64_t>& shape) const;
   // Storage bits per element including the group scales and the fp32 tensor
