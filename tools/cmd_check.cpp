@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "exhaustive_cli.hpp"
 #include "io.hpp"
 #include "mls/conformance/campaign.hpp"
 #include "mls/conformance/vectors_bridge.hpp"
@@ -139,7 +140,10 @@ void register_check(CLI::App& app) {
   sub->add_option("--report-json", o->report_json, "write the report as JSON");
   sub->add_option("--junit", o->junit, "write the report as JUnit XML");
   sub->add_option("--log", o->log_path, "append one JSON line per case as results come");
-  sub->callback([o] {
+  auto ex = add_exhaustive_check_options(sub);  // --exhaustive, --merge-exhaustive (spec 11)
+  sub->callback([o, ex] {
+    if (exhaustive_requested(*ex))
+      return run_exhaustive_check(*ex, o->backend_lib, !o->backend_cmd.empty() || o->golden, o->report_json);
     if (o->random == !o->replay.empty()) throw CLI::ValidationError("mode", "give exactly one of --random or --replay FILE...");
     const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
     o->campaign.tier = tier;

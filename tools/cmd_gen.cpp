@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.hpp"
+#include "exhaustive_cli.hpp"
 #include "mls/error.hpp"
 #include "mls/vectors/export.hpp"
 #include "mls/vectors/generate.hpp"
@@ -98,7 +99,9 @@ void register_gen(CLI::App& app) {
   sub->add_option("--max-mib", a->max_mib, "refuse outputs needing more memory than this (MiB)")->capture_default_str();
   sub->add_flag("--list", a->list, "print the planned case groups and counts; write nothing");
   sub->add_flag("-q,--quiet", a->quiet, "print nothing on success");
-  sub->callback([a] {
+  auto bp = add_breakpoint_gen_options(sub);  // --breakpoints (spec 11)
+  sub->callback([a, bp] {
+    if (bp->enabled) return gen_breakpoints(split_list(a->formats), split_list(a->roundings), *bp, a->out, a->quiet);
     GenOptions o = a->o;
     for (const auto& s : split_list(a->ops)) o.ops.push_back(op_from_string(s, "--ops"));
     o.formats = split_list(a->formats);

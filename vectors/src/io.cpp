@@ -770,6 +770,84 @@ Suite make_results(const Suite& vectors, const std::string& implementation) {
   return r;
 }
 
+void write_tree(const std::string& path, const Tree& t) {
+  quiet_hdf5();
+  for (const auto& [name, a] : t.data) {
+    const size_t slash = name.find('/');
+    if (slash == 0 || slash == std::string::npos || slash + 1 == name.size() || name.find('/', slash + 1) != std::string::npos)
+      throw Error(path + ": dataset \"" + name + "\" must be named <group>/<dataset>");
+    if (a.dtype != DType::str && a.ints.size() != a.size())
+      throw Error(path + ": /" + name + " holds " + std::to_string(a.ints.size()) + " values for its shape's " +
+                  std::to_string(a.size()));
+  }
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  Ctx c{path};
+  try {
+    std::remove(tmp.c_str());
+    {
+      Handle fcpl = no_times_plist(c, H5P_FILE_CREATE, "/");
+      c.check(H5Pset_userblock(fcpl, kUserBlock), "/", "cannot reserve the user block");
+      Handle fapl = c.check(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "/", "cannot create a property list");
+      c.check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18), "/", "cannot bound the file format");
+      Handle f = c.check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl, fapl), H5Fclose, "/", "cannot create the file " + tmp);
+      {
+        Handle root = c.check(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "/", "cannot open the root group");
+        for (const auto& [k, v] : t.attrs) write_attr(c, root, "/", k, v);
+        std::map<std::string, std::vector<std::pair<std::string, const Array*>>> sections;
+        for (const auto& [name, a] : t.data) sections[name.substr(0, name.find('/'))].push_back({name.substr(name.find('/') + 1), &a});
+        for (const auto& [sec, items] : sections) {
+          Handle sg = create_group(c, root, "/", sec);
+          for (const auto& [name, a] : items) write_dataset(c, sg, "/" + sec, name, *a);
+        }
+      }
+      c.check(H5Fflush(f, H5F_SCOPE_GLOBAL), "/", "cannot flush the file");
+    }
+    stamp_file(tmp);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename " + tmp + " to it: " + ec.message());
+  }
+}
+
+Tree read_tree(const std::string& path, bool verify) {
+  quiet_hdf5();
+  Ctx c{path};
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw Error(path + ": no such file");
+  if (verify) verify_stamp(path);
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw Error(path + ": not an HDF5 file (no HDF5 signature: truncated, corrupt or another format)" + h5_stack());
+  note_reading("/ (superblock)");
+  Handle f = c.check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose, "/",
+                     "cannot open the file (truncated or corrupt?)");
+  Handle root = c.check(H5Gopen2(f, "/", H5P_DEFAULT), H5Gclose, "/", "cannot open the root group");
+  Tree t;
+  t.attrs = read_attrs(c, root, "/");
+  for (const auto& sec : list_links(c, root, "/")) {
+    const std::string sp = "/" + sec;
+    if (object_type(c, root, sec, sp) != H5I_GROUP) c.fail(sp, "must be a group");
+    Handle sg = c.check(H5Gopen2(root, sec.c_str(), H5P_DEFAULT), H5Gclose, sp, "cannot open the group");
+    for (const auto& ds : list_links(c, sg, sp)) {
+      if (object_type(c, sg, ds, join(sp, ds)) != H5I_DATASET) c.fail(join(sp, ds), "must be a dataset");
+      t.data[sec + "/" + ds] = read_dataset(c, sg, sp, ds);
+    }
+  }
+  return t;
+}
+
+bool has_file_checksum(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::string head(std::strlen(kStampMagic), '\0');
+  f.read(head.data(), static_cast<std::streamsize>(head.size()));
+  return static_cast<size_t>(f.gcount()) == head.size() && head == kStampMagic;
+}
+
 std::string hdf5_version() {
   unsigned maj = 0, min = 0, rel = 0;
   H5get_libversion(&maj, &min, &rel);

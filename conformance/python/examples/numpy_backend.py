@@ -13,7 +13,7 @@ rationals N * 2^k, so |v| = num/den with integers, and each decision compares
 integers (spec README, "Exact arithmetic").
 
 Ops: quantize (spec 4.1-4.6) and dequantize to fp32 (spec 4.7). Rounding modes:
-all seven (spec 3.3-3.4). Formats: every MLS format (spec 02), given as JSON,
+all seven (spec 3.3-3.4). Formats: every MLS format of spec 1.0 (spec 02; the rest of the family is declined as unsupported), given as JSON,
 profile name or short name.
 """
 
@@ -178,8 +178,10 @@ def _fp32_check_finite(xb: np.ndarray) -> None:
 def quantize(req: dict) -> dict:
     if "format" not in req:
         raise mb.ProtocolError('request field "format" is missing')
-    fmt = mb.parse_format(req["format"])
+    fmt = _mls_format(mb.parse_format(req["format"]))
     rnd = mb.parse_rounding(req.get("rounding"))
+    if req.get("arith", "exact") != "exact":
+        raise mb.Unsupported(f'arithmetic profile "{req.get("arith")}": this backend computes the exact quantizer only')
     shape = mb.parse_shape(req.get("shape"))
     x = mb.parse_words(req.get("x"), "x")
     n = math.prod(shape)
@@ -247,8 +249,16 @@ def quantize(req: dict) -> dict:
 # dequantize (spec 4.7, fp32)
 
 
+def _mls_format(fmt: mb.Format) -> mb.Format:
+    """The MLS formats of spec 1.0 are computed here; the rest of the family (MX, NVFP4) is declined."""
+    if not fmt.spec10():
+        raise mb.Unsupported(f"format {fmt.short_name()} is outside the MLS formats of spec 1.0 this backend computes")
+    return fmt
+
+
 def dequantize(req: dict) -> dict:
     t = mb.parse_tensor(req.get("tensor"))
+    _mls_format(t.format)
     elem, gsg = t.format.element, t.format.group_scale
     _, tm, te = mb.fp32_decode(t.tensor_scale)
     gids = t.layout.group_ids()

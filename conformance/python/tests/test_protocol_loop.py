@@ -137,7 +137,8 @@ class Helpers(unittest.TestCase):
         self.assertEqual(mb.parse_format("e2m1b-2.g4m1").element.bias, -2)
         self.assertEqual(mb.parse_format("e2m1.g4m1:floor:poszero").short_name(), "e2m1.g4m1:floor:poszero")
         self.assertEqual(mb.parse_format('{"element":{"exp_bits":2,"man_bits":1}}').short_name(), "e2m1.g4m1")
-        for bad in ("e2m1g4m1", "mls-e2m1:floor", "e9m1.g4m1", "e2m24.g4m1", "e0m0.g4m1", "e0m3z.g4m1",
+        self.assertEqual(mb.parse_format("mls-e2m1:floor").short_name(), "e2m1.g4m1:floor")  # profile + option (2.9)
+        for bad in ("e2m1g4m1", "mls-e2m1:fast", "e9m1.g4m1", "e2m24.g4m1", "e0m0.g4m1", "e0m3z.g4m1",
                     "e2m1.g0m1", "e2m1.g4m1:fast", "e2m1b100001.g4m1", "e12345678m1.g4m1", ""):
             with self.assertRaises(mb.ProtocolError, msg=bad):
                 mb.parse_format(bad)
@@ -160,9 +161,53 @@ class Helpers(unittest.TestCase):
         for bad in bads:
             with self.assertRaises(mb.ProtocolError, msg=json.dumps(bad)):
                 mb.parse_format(bad)
-        # A spec-1.1 group scale (another bias) is valid but not computed here: a skip.
-        with self.assertRaises(mb.Unsupported):
-            mb.parse_format({"element": {"exp_bits": 2, "man_bits": 1}, "group_scale": {"exp_bits": 4, "man_bits": 1, "bias": 7}})
+        # A spec-1.1 group scale (another bias) is valid; it is not an MLS (spec 1.0) format.
+        f = mb.parse_format({"element": {"exp_bits": 2, "man_bits": 1}, "group_scale": {"exp_bits": 4, "man_bits": 1, "bias": 7}})
+        self.assertEqual(f.group_scale.bias, 7)
+        self.assertFalse(f.spec10())
+        self.assertTrue(mb.parse_format("mls-e2m4").spec10())
+
+    def test_family_formats(self):
+        f = mb.parse_format("mxfp8-e4m3")
+        self.assertEqual(f.element, mb.NAMED_GRIDS["fp8_e4m3"])
+        self.assertEqual((f.block_size, f.block_axis, f.tensor_scale, f.scale_policy, f.nonfinite),
+                         (32, -1, "one", "ocp", "propagate"))
+        self.assertEqual(f.short_name(), "e4m3b7n.g8m0b127n/blk32:ocp:tscale_one:nonfinite_propagate")
+        self.assertEqual(mb.parse_format(f.short_name()), f)
+        self.assertEqual(mb.parse_format(f.to_json()), f)
+        self.assertEqual(f.element.max_value, (14, 5))     # 448 = 14 * 2^5
+        self.assertEqual(f.element.emax(), 8)
+        self.assertEqual(f.element.nan_code(True), 0xFF)
+        self.assertEqual(f.layout((2, 70)).tiles, (2, 3))  # blocks of 32 along the last axis, a partial last one
+        g = mb.parse_format("nvfp4:tscale_one")
+        self.assertEqual((g.group_scale.name(), g.block_size, g.tensor_scale), ("e4m3b7n", 16, "one"))
+        self.assertEqual(mb.parse_format("fp4_e2m1.e8m0/blk8@0:ocp_even").block_axis, 0)
+        i8 = mb.NAMED_GRIDS["int8"]
+        self.assertEqual((i8.name(), i8.split(0x80), i8.encode(True, 1), i8.max_value), ("i8", (True, 128), 0xFF, (127, -6)))
+        e5 = mb.parse_grid("fp8_e5m2")
+        self.assertEqual((e5.name(), e5.max_value, e5.nan_code(), e5.inf_code(True)), ("e5m2b15i", (7, 13), 0x7E, 0xFC))
+        self.assertFalse(e5.is_valid_code(0x7C))
+        self.assertEqual(mb.parse_grid("g8m0b127n", mb.GROUP_SCALE), mb.NAMED_GRIDS["e8m0"])
+        for bad, role in (("e8m0", mb.ELEMENT), ("i8", mb.GROUP_SCALE), ("e1m0i", mb.ELEMENT), ("e0m3n", mb.ELEMENT)):
+            with self.assertRaises(mb.ProtocolError, msg=bad):
+                mb.parse_grid(bad, role)
+        for bad in ("mxfp4:ovf_infinity", "mxfp4:tscale_amax", "e2m1.g4m1/blk0", "e2m1.g4m1/blk4/1x2"):
+            with self.assertRaises(mb.ProtocolError, msg=bad):
+                mb.parse_format(bad)
+
+    def test_round_request(self):
+        r = mb.parse_round({"op": "round", "element": "fp8_e4m3", "rounding": {"mode": "sr", "bits": 4},
+                            "overflow": "nan", "scale": {"m": "3", "e": -1}, "x": [0x3F800000], "rand": [7]})
+        self.assertEqual((r.element.name(), r.rounding, r.overflow, r.signed_zero, r.scale, r.rand),
+                         ("e4m3b7n", mb.Rounding("sr", 4), "nan", "preserve", Fraction(3, 2), [7]))
+        self.assertIsNone(r.scale_pow2())
+        r = mb.parse_round({"op": "round", "format": "mxfp4:poszero", "x": [1], "scale": {"m": "1", "e": 5}})
+        self.assertEqual((r.element.name(), r.signed_zero, r.scale_pow2()), ("e2m1b1", "positive", 5))
+        for bad in ({"element": "e8m0", "x": []}, {"element": "fp4_e2m1", "x": [-1]},
+                    {"element": "fp4_e2m1", "x": [1], "rounding": "sr"}, {"element": "fp4_e2m1", "x": [1], "scale": {"m": "0", "e": 0}},
+                    {"element": "fp4_e2m1", "x": [1], "overflow": "clip"}, {"x": [1]}):
+            with self.assertRaises(mb.ProtocolError, msg=json.dumps(bad)):
+                mb.parse_round(bad)
 
     def test_rounding(self):
         self.assertEqual(mb.parse_rounding({"mode": "sr", "bits": 3}), mb.Rounding("sr", 3))

@@ -70,4 +70,20 @@ void finalize_suite(Suite& s);
 // The HDF5 library version this build writes with ("1.10.8").
 std::string hdf5_version();
 
+// A plain tree -- root attributes and datasets one group deep ("entries/start")
+// -- written in the conventions of the vector files (deterministic layout, the
+// 512-byte user block with the file checksum of 8.6, a temporary name renamed
+// into place), for the other HDF5 file kinds of the project (breakpoint
+// tables, spec/11-exhaustive.md 11.5). The caller validates the content.
+struct Tree {
+  Attrs attrs;
+  std::map<std::string, Array> data;
+};
+void write_tree(const std::string& path, const Tree& tree);
+// Checks the file checksum first when `verify_checksum` and the file carries
+// one; errors name the file and the HDF5 path.
+Tree read_tree(const std::string& path, bool verify_checksum = true);
+// True when the file starts with the user-block checksum line mls writes (8.6).
+bool has_file_checksum(const std::string& path);
+
 }  // namespace mls::vectors
