@@ -130,6 +130,9 @@ void register_check(CLI::App& app) {
   sub->add_option("--modes", o->campaign.modes, "restrict to these rounding modes")
       ->delimiter(',')
       ->check(CLI::IsMember(enum_names<RoundingMode>()));
+  sub->add_option("--arith", o->campaign.arith, "random quantize cases: quantizer arithmetic profiles (4.12), one drawn per case")
+      ->delimiter(',')
+      ->check(CLI::IsMember(enum_names<QuantArith>()));
   add_tier_options(sub, o->tier, o->bound_model);
   sub->add_option("--max-failures", o->campaign.limits.max_failures, "stop an op after N mismatches (0 = never)")->capture_default_str();
   sub->add_option("--max-shrinks", o->campaign.limits.max_shrinks, "backend calls spent shrinking one failure")->capture_default_str();

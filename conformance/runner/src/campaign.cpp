@@ -178,7 +178,7 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
     rep.abort_reason = e.what();
     return rep;
   }
-  const GeneratorOptions gopt{opt.formats, opt.modes};
+  const GeneratorOptions gopt{opt.formats, opt.modes, opt.arith};
   FailureStreak streak{opt.limits.max_backend_failures};
   for (const auto& op_name : opt.ops) {
     const Op op = enum_from_name<Op>(op_name, "--ops");

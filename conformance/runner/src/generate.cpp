@@ -209,7 +209,18 @@ void craft_block_edges(QuantizeCase& c, int pattern, int k_pick, int where) {
   c.x[i] = float_bits((where & 1) ? -v : v);
 }
 
+rc::Gen<QuantizeCase> gen_quantize_exact(const GeneratorOptions& opt);
+
+// The quantize cases, each with an arithmetic profile of opt.arith (4.12) when
+// given; without it the stream is the exact one, case for case.
 rc::Gen<QuantizeCase> gen_quantize(const GeneratorOptions& opt) {
+  if (opt.arith.empty()) return gen_quantize_exact(opt);
+  std::vector<QuantArith> as;
+  for (const auto& a : opt.arith) as.push_back(enum_from_name<QuantArith>(a, "--arith"));
+  return gen::apply([](QuantizeCase c, QuantArith a) { c.arith = a; return c; }, gen_quantize_exact(opt), gen::elementOf(as));
+}
+
+rc::Gen<QuantizeCase> gen_quantize_exact(const GeneratorOptions& opt) {
   return gen::mapcat(gen_format(opt), [opt](Format f) {
     return gen::mapcat(gen_shape_for(f), [opt, f](Shape shape) {
       const size_t n = static_cast<size_t>(element_count(shape));

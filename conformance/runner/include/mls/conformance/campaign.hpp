@@ -42,6 +42,7 @@ struct CampaignOptions {
   std::vector<std::string> ops{"quantize", "dequantize", "conv2d", "gemm"};
   std::vector<std::string> formats;     // empty: generated formats; else these (names/short names/JSON)
   std::vector<std::string> modes;       // empty: all seven
+  std::vector<std::string> arith;       // quantize: arithmetic profiles (4.12) drawn per case; empty: exact
   TierRequirement tier;                 // what conv/gemm outputs must reach
   Limits limits;
   std::string save_dir;                 // where minimal failing cases are written ("" = don't)

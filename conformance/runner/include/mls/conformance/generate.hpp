@@ -18,6 +18,7 @@ namespace mls::conformance {
 struct GeneratorOptions {
   std::vector<std::string> formats;  // empty: named profiles and random formats; else these
   std::vector<std::string> modes;    // empty: all seven
+  std::vector<std::string> arith;    // quantize: arithmetic profiles drawn per case; empty: exact
 };
 
 rc::Gen<Case> gen_case(Op op, const GeneratorOptions& opt);
