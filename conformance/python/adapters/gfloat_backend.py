@@ -50,6 +50,7 @@ if ad.arg_value(sys.argv, "--version-check") == "off":
     os.environ["MLS_OUTSIDE_ANY_VERSION"] = "1"
 np = mb.require("numpy", None, ad.INSTALL_HINT)
 gfloat = mb.require("gfloat", EXPECTED, ad.INSTALL_HINT)
+GFLOAT_VERSION = ad.versions("gfloat")["gfloat"]
 from gfloat import RoundMode  # noqa: E402
 import gfloat.formats as gf  # noqa: E402
 
@@ -150,10 +151,10 @@ def quantize_op(req: dict) -> dict:
 
 
 def make_backend() -> mb.Backend:
-    name = f"gfloat {gfloat.__version__}" + (f" (sr = {SR_VARIANT})" if SR_VARIANT != "StochasticFastest" else "") + \
+    name = f"gfloat {GFLOAT_VERSION}" + (f" (sr = {SR_VARIANT})" if SR_VARIANT != "StochasticFastest" else "") + \
         (f" (blocks in {DTYPE})" if DTYPE != "float32" else "")
     b = mb.Backend(name, modes=ALL, formats=[label for _, label in MX_FORMATS.values()],
-                   elements=ad.declared_elements(CASTS), version=gfloat.__version__,
+                   elements=ad.declared_elements(CASTS), version=GFLOAT_VERSION,
                    supports_extra={"casts": ad.describe_casts(CASTS), "sr_variant": SR_VARIANT, "block_dtype": DTYPE,
                                    "library": ad.versions("gfloat", "numpy")})
     b.register("round", round_op)
