@@ -82,8 +82,12 @@ def render(doc) -> str:
         out.append("| library | file | case | status | verdict |\n|---|---|---|---|---|")
         for e in doc["edges"]:
             for r in e["cases"]:
+                if r["status"] == "unsupported":
+                    continue
                 v = r.get("verdict") or {}
-                verdict = "pass" if r.get("passed") else (v.get("cause_id") or r.get("message", "")[:100])
+                verdict = "pass" if r.get("passed") else (v.get("cause_id") or (
+                    "accepted_invalid: the golden model rejects the case, the library answered" if r.get("golden_rejects")
+                    else r.get("message", "")[:100]))
                 out.append(f"| {e['library']} | `{e['file'].split('/')[-1]}` | {r.get('summary')} | {r['status']} | {verdict} |")
         out.append("")
     out.append("## Where the libraries disagree with each other\n")
