@@ -109,6 +109,12 @@ CLASSES = [
      "and then compare with r; the spec's sr (= gfloat StochasticFastest) truncates t to R bits (3.4). They differ "
      "whenever t has more than R bits: P(away) = round(t 2^R)/2^R instead of floor(t 2^R)/2^R. Documented by gfloat "
      "as other rules; not a bug of either."),
+    ("torchao", "quantize", r"e4m3b7n/blk16", r"exact", "spec", "bug",
+     "NVFP4 two-level with a tiny tensor maximum (e.g. amax = 2^-139): per_tensor_amax_to_scale = amax / 2688 "
+     "underflows to 0, the element multiplier (1 / 0) / S_g is Inf and a zero element becomes 0 * Inf = NaN, which "
+     "f32_to_f4_unpacked turns into the garbage code 0xb (-1.5); the golden model's torchao_nvfp4 pipeline (same "
+     "zero tensor scale) gives 0. Both are outside NVIDIA's definition (the tensor scale must be positive); torchao "
+     "has no guard, TE's recipe maps a zero S_enc to 1."),
     ("torchao", "quantize", r"", r"nan_input", "ambiguity", "ambiguity of the standard",
      "a NaN in an MX block: torchao's scale is NaN (0xff) as in the spec; its elements are x / scale cast: -0 "
      "(0x80) for negative finite elements, NaN (0x7f) for fp8 and the garbage code +-1.5 for a NaN element in "
