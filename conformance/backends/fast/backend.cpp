@@ -39,19 +39,32 @@ void need_capacity(uint64_t have, int64_t need, const char* what) {
 
 const char* name() {
   if constexpr (kMutant == Mutant::none)
-    return "mls-fast 0.1";
+    return "mls-fast 0.2";
   else
-    return "mls-fast 0.1 (seeded-bug variant)";
+    return "mls-fast 0.2 (seeded-bug variant)";
 }
 
 int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2* rounding, int32_t qarith,
                  const char* arith) {
   return guarded([&] {
-    if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is not computed by mls-fast 0.1");
-    if (qarith != MLS_QARITH_EXACT) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the exact quantizer profile only");
-    if (format) make_format(format, "format");
+    if (op < MLS_OP_QUANTIZE || op > MLS_OP_ROUND)
+      fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is not computed by mls-fast 0.2");
     if (rounding) check_rounding(rounding);
-    if (op >= MLS_OP_CONV2D_FWD) check_arith(arith);
+    if (op == MLS_OP_ROUND) {  // only the element, the overflow policy and the sign of zero are read
+      if (!format) return;
+      const Grid el = make_element_grid(format->element, "format.element");
+      check_overflow(format->overflow, el, "format.overflow");
+      if (format->signed_zero < 0 || format->signed_zero > 1)
+        bad("format.signed_zero = " + std::to_string(format->signed_zero) + " is outside 0..1");
+      return;
+    }
+    if (format) {
+      const Fmt f = make_format(format, "format");
+      if (op == MLS_OP_QUANTIZE) check_qarith(qarith, f);
+    } else if (op == MLS_OP_QUANTIZE && qarith_name(qarith)[0] == '\0') {
+      fail(MLS_ERR_UNSUPPORTED, "qarith = " + std::to_string(qarith) + " is not a quantizer arithmetic profile mls-fast 0.2 knows");
+    }
+    if (op >= MLS_OP_CONV2D_FWD && op <= MLS_OP_GEMM) check_arith(arith);
   });
 }
 
@@ -63,8 +76,9 @@ int32_t group_count(const mls_format_v2* format, int32_t rank, const int64_t* sh
   });
 }
 
-int32_t round_values(const mls_cast_v2*, const uint32_t*, uint64_t, const uint32_t*, uint64_t, uint32_t*, uint64_t) {
-  return guarded([&] { fail(MLS_ERR_UNSUPPORTED, "round is not computed by mls-fast 0.1"); });
+int32_t round_values(const mls_cast_v2* cast, const uint32_t* x, uint64_t n, const uint32_t* rand, uint64_t n_rand,
+                     uint32_t* codes_out, uint64_t capacity) {
+  return guarded([&] { round_op(cast, x, n, rand, n_rand, codes_out, capacity); });
 }
 
 int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
@@ -72,8 +86,8 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
                  const uint32_t* static_tensor_scale, uint32_t* tensor_scale_out, uint32_t* group_scales_out,
                  uint64_t group_capacity, uint32_t* elements_out, uint64_t element_capacity) {
   return guarded([&] {
-    if (qarith != MLS_QARITH_EXACT) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the exact quantizer profile only");
     const Fmt f = make_format(format, "format");
+    check_qarith(qarith, f);
     check_rounding(rounding);
     const std::vector<int64_t> s = read_shape(rank, shape, "shape");
     const Layout L(f, s, "format");
@@ -88,8 +102,8 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
     if (!tensor_scale_out || !group_scales_out || !elements_out) bad("an output buffer is NULL");
     need_capacity(group_capacity, L.groups, "group_scales_out");
     need_capacity(element_capacity, L.count, "elements_out");
-    quantize_op(f, s, x, *rounding, rounding->mode == MLS_SR ? rand : nullptr, static_tensor_scale, tensor_scale_out,
-                group_scales_out, elements_out);
+    quantize_op(f, s, x, *rounding, qarith, rounding->mode == MLS_SR ? rand : nullptr, static_tensor_scale,
+                tensor_scale_out, group_scales_out, elements_out);
   });
 }
 
@@ -107,6 +121,8 @@ int32_t conv2d(const mls_conv2d_v2* params, const mls_tensor_v2* a, const mls_te
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
+    ta.require_finite();
+    tb.require_finite();
     const ConvGeom g = conv_geometry(params, ta.shape, tb.shape, out_rank, out_shape);
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, g.out_count(), "y_out");
@@ -118,6 +134,8 @@ int32_t gemm(const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith, 
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
+    ta.require_finite();
+    tb.require_finite();
     if (!y_out) bad("y_out is NULL");
     if (ta.shape.size() == 2 && tb.shape.size() == 2) need_capacity(capacity, ta.shape[0] * tb.shape[1], "y_out");
     gemm_op(ta, tb, y_out);

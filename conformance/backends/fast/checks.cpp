@@ -1,6 +1,5 @@
 // mls-fast: checks of the tensors, conv geometry and arithmetic profile that
 // arrive through the ABI. Every error names the field or index at fault.
-#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "fast.hpp"
@@ -21,28 +20,16 @@ const mls_tensor_v2* non_null(const mls_tensor_v2* t, const std::string& what) {
   if (!t) bad(what + " is NULL");
   return t;
 }
-std::string elem_name(const ElemFmt& e) {
-  const int db = e.E == 0 ? 0 : (1 << e.E) - 1;
-  std::string s = "e";
-  s += num(e.E);
-  s += 'm';
-  s += num(e.M);
-  if (e.bias != db) {
-    s += 'b';
-    s += num(e.bias);
-  }
-  if (e.zero_only) s += 'z';
-  return s;
-}
 }  // namespace
 
-Tensor::Tensor(const mls_tensor_v2* t, const std::string& what)
-    : fmt(make_format(&non_null(t, what)->format, what + ".format")),
-      shape(read_shape(t->rank, t->shape, what + ".shape")),
-      layout(fmt, shape, what + ".format"),
+Tensor::Tensor(const mls_tensor_v2* t, const std::string& w)
+    : fmt(make_format(&non_null(t, w)->format, w + ".format")),
+      shape(read_shape(t->rank, t->shape, w + ".shape")),
+      layout(fmt, shape, w + ".format"),
       tensor_scale(t->tensor_scale),
       group_scales(t->group_scales),
-      elements(t->elements) {
+      elements(t->elements),
+      what(w) {
   if (t->element_count != static_cast<uint64_t>(layout.count))
     bad(what + ".elements has " + num(static_cast<int64_t>(t->element_count)) + " codes but shape " +
         shape_text(shape) + " has " + num(layout.count) + " elements");
@@ -51,27 +38,34 @@ Tensor::Tensor(const mls_tensor_v2* t, const std::string& what)
         num(layout.groups) + " groups");
   if (!elements) bad(what + ".elements is NULL");
   if (!group_scales) bad(what + ".group_scales is NULL");
-  if ((tensor_scale >> 31) || tensor_scale == 0 || (tensor_scale & 0x7f800000u) == 0x7f800000u)
+  if ((tensor_scale >> 31) || tensor_scale == 0 || fp32_nonfinite(tensor_scale))
     bad(what + ".tensor_scale " + hex32(tensor_scale) + " is not a positive finite fp32");
-  for (int64_t g = 0; g < layout.groups; ++g)
-    if (group_scales[g] > fmt.gs.max_code)
-      bad(what + ".group_scales[" + num(g) + "] = " + num(group_scales[g]) + " is not a valid code of g" +
-          num(fmt.gs.Eg) + "m" + num(fmt.gs.Mg));
-  // Element codes: the first invalid index wins, found in parallel.
-  std::atomic<int64_t> first{layout.count};
-  const ElemFmt& el = fmt.el;
-  parallel_for(layout.count, 0.5, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e && i < first.load(std::memory_order_relaxed); ++i)
-      if (!el.valid(elements[i])) {
-        int64_t cur = first.load();
-        while (i < cur && !first.compare_exchange_weak(cur, i)) {
-        }
-        break;
-      }
-  });
-  const int64_t i = first.load();
+  // Group scales: finite or NaN codes (4.7.1), never Inf, never negative (2.3).
+  const Grid& gs = fmt.gs;
+  for (int64_t g = 0; g < layout.groups; ++g) {
+    const uint32_t c = group_scales[g];
+    if (!gs.is_code(c) || gs.is_inf_code(c))
+      bad(what + ".group_scales[" + num(g) + "] = " + num(c) + " is not a valid code of " + gs.name());
+    if (c & gs.sign_bit)
+      bad(what + ".group_scales[" + num(g) + "] = " + num(c) + " is negative: a scale is >= 0 (2.3)");
+  }
+  // Element codes (finite, NaN or Inf): the first invalid index wins, found in parallel.
+  const Grid& el = fmt.el;
+  const int64_t i = first_index(layout.count, 0.5, [&](int64_t k) { return !el.is_code(elements[k]); });
   if (i < layout.count)
-    bad(what + ".elements[" + num(i) + "] = " + num(elements[i]) + " is not a valid code of " + elem_name(el));
+    bad(what + ".elements[" + num(i) + "] = " + num(elements[i]) + " is not a valid code of " + el.name());
+}
+
+void Tensor::require_finite() const {
+  for (int64_t g = 0; g < layout.groups; ++g)
+    if (fmt.gs.is_nan_code(group_scales[g]))
+      bad(what + ".group_scales[" + num(g) + "] is NaN: the operation needs finite operands (6.11)");
+  const Grid& el = fmt.el;
+  if (!el.has_nan()) return;
+  const int64_t i = first_index(layout.count, 0.5, [&](int64_t k) { return !el.is_finite_code(elements[k]); });
+  if (i < layout.count)
+    bad(what + ".elements[" + num(i) + "] is " + (el.is_nan_code(elements[i]) ? "NaN" : "Inf") +
+        ": the operation needs finite operands (6.11)");
 }
 
 ConvGeom conv_geometry(const mls_conv2d_v2* p, const std::vector<int64_t>& a, const std::vector<int64_t>& b,

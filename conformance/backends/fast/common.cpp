@@ -1,6 +1,7 @@
 // mls-fast: the parts that do not depend on the seeded-bug switch -- exact
-// division and fp32 rounding on integers, descriptor checks, group layout,
-// threads. Compiled once and shared by every variant.
+// division and fp32 rounding on integers, grid names, group layout, threads.
+// Compiled once and shared by every variant.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -23,8 +24,8 @@ Exact divide(uint64_t xm, int64_t xe, uint64_t dm, int64_t de) {
   const int s = 24 - bitlen64(xm);  // xm into [2^23, 2^24)
   xm <<= s;
   xe -= s;
-  // N = xm * 2^87: high word xm << 23 < 2^47 <= dm, so the quotient fits 64 bits.
-  const uint64_t hi = xm << 23;
+  // N = xm * 2^103: its high word xm << 39 < 2^63 <= dm, so the quotient fits 64 bits.
+  const uint64_t hi = xm << 39;
   uint64_t q, r;
 #if defined(__x86_64__)
   __asm__("divq %4" : "=a"(q), "=d"(r) : "a"(uint64_t(0)), "d"(hi), "r"(dm));
@@ -33,7 +34,7 @@ Exact divide(uint64_t xm, int64_t xe, uint64_t dm, int64_t de) {
   q = static_cast<uint64_t>(n / dm);
   r = static_cast<uint64_t>(n - u128(q) * dm);
 #endif
-  return Exact{q, xe - 87 - de, r != 0};
+  return Exact{q, xe - 103 - de, r != 0};
 }
 
 uint32_t round_fp32(const Exact& v, int dir, bool* overflow) {
@@ -81,93 +82,27 @@ uint32_t round_fp32(const Exact& v, int dir, bool* overflow) {
   return bits;
 }
 
+uint32_t fp32_nearest(uint64_t m, int64_t e) {
+  if (m == 0) return 0;
+  bool ovf;
+  return round_fp32(exact_of(m, e), 0, &ovf);
+}
+
+std::string Grid::name() const {
+  if (twos) return "i" + std::to_string(M + 1) + (bias != 0 ? "b" + std::to_string(bias) : std::string());
+  std::string s = std::string(is_signed ? "e" : "g") + std::to_string(E) + "m" + std::to_string(M);
+  const int db = is_signed ? (E == 0 ? 0 : (1 << E) - 1) : (1 << E) - 1;
+  if (bias != db) s += "b" + std::to_string(bias);
+  const int32_t dz = is_signed ? MLS_ZERO_SUBNORMAL : MLS_ZERO_NONE;
+  if (zero != dz) s += zero == MLS_ZERO_ONLY ? "z" : zero == MLS_ZERO_SUBNORMAL ? "s" : "x";
+  if (specials == MLS_SPECIALS_NAN_ALL_ONES) s += "n";
+  if (specials == MLS_SPECIALS_IEEE) s += "i";
+  return s;
+}
+
 namespace {
 std::string num(int64_t v) { return std::to_string(v); }
-void range(int64_t v, int64_t lo, int64_t hi, const std::string& field) {
-  if (v < lo || v > hi) bad(field + " = " + num(v) + " is outside " + num(lo) + ".." + num(hi));
-}
 }  // namespace
-
-namespace {
-void check_minifloat(const mls_minifloat_v2& m, const std::string& what, bool scale) {
-  range(m.is_signed, 0, 1, what + ".signed");
-  range(m.exp_bits, scale ? 1 : 0, 8, what + ".exp_bits");
-  range(m.man_bits, 0, 23, what + ".man_bits");
-  range(m.bias, -100000, 100000, what + ".bias");
-  range(m.zero, MLS_ZERO_SUBNORMAL, MLS_ZERO_NONE, what + ".zero");
-  range(m.specials, MLS_SPECIALS_NONE, MLS_SPECIALS_NAN_ALL_ONES, what + ".specials");
-  range(m.encoding, MLS_ENCODING_SIGN_MAGNITUDE, MLS_ENCODING_TWOS_COMPLEMENT, what + ".encoding");
-}
-}  // namespace
-
-Fmt make_format(const mls_format_v2* f, const std::string& what) {
-  if (!f) bad(what + " is NULL");
-  Fmt r;
-  check_minifloat(f->element, what + ".element", false);
-  check_minifloat(f->scale, what + ".group_scale", true);
-  range(f->tensor_scale, MLS_TSCALE_AMAX, MLS_TSCALE_ONE, what + ".tensor_scale");
-  range(f->scale_policy, MLS_SCALE_CEIL, MLS_SCALE_OCP, what + ".scale_policy");
-  range(f->signed_zero, 0, 1, what + ".signed_zero");
-  range(f->overflow, MLS_OVERFLOW_SATURATE, MLS_OVERFLOW_NAN, what + ".overflow");
-  range(f->nonfinite, MLS_NONFINITE_ERROR, MLS_NONFINITE_PROPAGATE, what + ".nonfinite");
-  if (f->group_rank < 0) bad(what + ".group_rank = " + num(f->group_rank) + " is negative");
-  if (f->group_rank > 0 && !f->group_shape) bad(what + ".group_shape is NULL but group_rank = " + num(f->group_rank));
-  const mls_minifloat_v2& el = f->element;
-  const mls_minifloat_v2& sc = f->scale;
-  if (!el.is_signed) bad(what + ".element.signed must be 1 for an element format");
-  if (el.zero == MLS_ZERO_NONE) bad(what + ".element.zero = none is not allowed for an element format");
-  // The members of the family this build computes: MLS (spec 1.0) formats.
-  const bool mls = el.specials == MLS_SPECIALS_NONE && el.encoding == MLS_ENCODING_SIGN_MAGNITUDE && !sc.is_signed &&
-                   sc.zero == MLS_ZERO_NONE && sc.specials == MLS_SPECIALS_NONE &&
-                   sc.encoding == MLS_ENCODING_SIGN_MAGNITUDE && sc.bias == (1 << sc.exp_bits) - 1 &&
-                   f->tensor_scale == MLS_TSCALE_AMAX && f->scale_policy != MLS_SCALE_OCP &&
-                   f->overflow <= MLS_OVERFLOW_ERROR && f->nonfinite == MLS_NONFINITE_ERROR;
-  if (!mls) fail(MLS_ERR_UNSUPPORTED, "mls-fast 0.1 computes the spec-1.0 (MLS) members of the family only");
-  ElemFmt& e = r.el;
-  e.E = el.exp_bits;
-  e.M = el.man_bits;
-  e.bias = el.bias;
-  e.zero_only = el.zero == MLS_ZERO_ONLY;
-  if (e.zero_only && e.E == 0)
-    bad(what + ".element.zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
-  if (e.E == 0 && e.M == 0)
-    bad(what +
-        ".element.man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a "
-        "non-zero value)");
-  e.emaxf = e.E == 0 ? 0 : (1 << e.E) - 1;
-  e.u0 = 1 - int64_t(e.bias) - e.M;
-  e.mag_mask = static_cast<uint32_t>((uint64_t(1) << (e.E + e.M)) - 1);
-  e.sign_bit = static_cast<uint32_t>(uint64_t(1) << (e.E + e.M));
-  e.max_mag = e.mag_mask;
-  if (e.E == 0) {
-    e.qmax_int = (uint64_t(1) << e.M) - 1;
-    e.qmax_m = e.qmax_int;
-    e.qmax_e = e.u0;
-  } else {
-    e.qmax_int = (uint64_t(2) << e.M) - 1;
-    e.qmax_m = e.qmax_int;
-    e.qmax_e = int64_t(e.emaxf) - e.bias - e.M;
-  }
-  ScaleFmt& g = r.gs;
-  g.Eg = sc.exp_bits;
-  g.Mg = sc.man_bits;
-  g.bias = sc.bias;
-  g.max_code = static_cast<uint32_t>((uint64_t(1) << (g.Eg + g.Mg)) - 1);
-  r.policy = f->scale_policy;
-  r.poszero = f->signed_zero == MLS_SIGNED_ZERO_POSITIVE;
-  r.ovf_error = f->overflow == MLS_OVERFLOW_ERROR;
-  for (int32_t i = 0; i < f->group_rank; ++i) {
-    if (f->group_shape[i] < 0) bad(what + ".group_shape[" + num(i) + "] = " + num(f->group_shape[i]) + " is negative");
-    r.group_shape.push_back(f->group_shape[i]);
-  }
-  return r;
-}
-
-void check_rounding(const mls_rounding_v2* r) {
-  if (!r) bad("rounding is NULL");
-  range(r->mode, MLS_RNE, MLS_SR, "rounding.mode");
-  if (r->mode == MLS_SR) range(r->sr_bits, 1, 32, "rounding.bits");
-}
 
 std::vector<int64_t> read_shape(int32_t rank, const int64_t* shape, const std::string& what) {
   if (rank < 1) bad(what + " has rank " + num(rank) + " (at least 1 needed)");
@@ -269,6 +204,20 @@ void parallel_for(int64_t n, double cost_per_item, const std::function<void(int6
   run(0, n / t);
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
+}
+
+int64_t first_index(int64_t n, double cost_per_item, const std::function<bool(int64_t)>& fn) {
+  std::atomic<int64_t> first{n};
+  parallel_for(n, cost_per_item, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e && i < first.load(std::memory_order_relaxed); ++i)
+      if (fn(i)) {
+        int64_t cur = first.load();
+        while (i < cur && !first.compare_exchange_weak(cur, i)) {
+        }
+        return;
+      }
+  });
+  return first.load();
 }
 
 }  // namespace mlsfast

@@ -1,5 +1,6 @@
 // mls-fast conv2d (three passes) and GEMM under the `exact` arithmetic
-// profile (spec/06-conv.md): every output is the exact sum of its element
+// profile (spec/06-conv.md) on operands of any format of the family (finite
+// codes only, 6.11; a zero group scale makes its products zero): every output is the exact sum of its element
 // products times the group and tensor scales, rounded once to fp32 nearest
 // even. Each operand element is folded with its group scale into a signed
 // integer times a power of two; the sum is kept exactly in a fixed-point
@@ -110,7 +111,7 @@ struct Operand {
 
 Operand fold(const Tensor& t) {
   Operand o;
-  const ElemFmt& el = t.fmt.el;
+  const Grid& el = t.fmt.el;
   const Layout& L = t.layout;
   o.st = unpack_fp32(t.tensor_scale);
   o.mant.resize(static_cast<size_t>(L.count));
@@ -123,14 +124,16 @@ Operand fold(const Tensor& t) {
     for (int64_t g = b; g < e; ++g) {
       uint64_t sgm;
       int64_t sge;
-      t.fmt.gs.decode(t.group_scales[g], sgm, sge);
+      t.fmt.gs.decode(t.group_scales[g] & t.fmt.gs.mag_mask, sgm, sge);  // sgm = 0: a zero scale
       L.for_each_run(g, [&](int64_t start, int64_t len) {
         for (int64_t i = start; i < start + len; ++i) {
-          const uint32_t c = t.elements[i];
+          bool neg;
+          uint32_t mag;
+          el.split(t.elements[i], neg, mag);
           uint64_t em;
           int64_t ee;
-          el.decode(c & el.mag_mask, em, ee);
-          if (em == 0) {
+          el.decode(mag, em, ee);
+          if (em == 0 || sgm == 0) {
             o.mant[i] = 0;
             o.ex[i] = 0;
             continue;
@@ -139,7 +142,7 @@ Operand fold(const Tensor& t) {
           const int tz = __builtin_ctzll(sgm * em);
           const uint64_t m = (sgm * em) >> tz;
           const int64_t x = sge + ee + tz;
-          o.mant[i] = (c & el.sign_bit) ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
+          o.mant[i] = neg ? -static_cast<int64_t>(m) : static_cast<int64_t>(m);
           o.ex[i] = static_cast<int32_t>(x);
           lo = std::min<int64_t>(lo, x);
           hi = std::max<int64_t>(hi, x + bitlen64(m));
@@ -441,17 +444,6 @@ void walk_gemm(const GemmGeom& g, int64_t out, Fn&& fn) {
   for (int64_t k = 0; k < g.K; ++k) fn(m * g.K + k, k * g.N + n);
 }
 
-float bits_float(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, 4);
-  return f;
-}
-uint32_t float_bits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, 4);
-  return b;
-}
-
 template <class Walk>
 void reduce_mutant(const Tensor& ta, const Tensor& tb, const Operand& A, const Operand& B, int64_t outs, int64_t terms,
                    uint32_t* y, Walk&& walk) {
@@ -488,7 +480,7 @@ void reduce_mutant(const Tensor& ta, const Tensor& tb, const Operand& A, const O
       for (int64_t g = 0; g < t.layout.groups; ++g) {
         uint64_t m;
         int64_t e;
-        t.fmt.gs.decode(t.group_scales[g], m, e);
+        t.fmt.gs.decode(t.group_scales[g] & t.fmt.gs.mag_mask, m, e);
         lo = std::min(lo, e);
         hi = std::max(hi, e + bitlen64(m));
       }
@@ -500,11 +492,11 @@ void reduce_mutant(const Tensor& ta, const Tensor& tb, const Operand& A, const O
     const int64_t lsb = alo + blo + u, top = ahi + bhi + u + 12 + bitlen64(static_cast<uint64_t>(terms));
     const int nd = static_cast<int>((top - lsb) / 32 + 4);
     auto elem_int = [](const Tensor& t, int64_t i, bool& neg) -> int64_t {
-      const uint32_t c = t.elements[i];
+      uint32_t mag;
+      t.fmt.el.split(t.elements[i], neg, mag);
       uint64_t m;
       int64_t e;
-      t.fmt.el.decode(c & t.fmt.el.mag_mask, m, e);
-      neg = (c & t.fmt.el.sign_bit) != 0;
+      t.fmt.el.decode(mag, m, e);
       const int64_t sh = e - t.fmt.el.u0;
       return sh >= 12 ? 0 : static_cast<int64_t>((m << sh) & 0xfff);
     };
@@ -519,8 +511,8 @@ void reduce_mutant(const Tensor& ta, const Tensor& tb, const Operand& A, const O
           if (p == 0 || cur_a < 0) return;
           uint64_t ma, mb;
           int64_t ea, eb;
-          ta.fmt.gs.decode(ta.group_scales[cur_a], ma, ea);
-          tb.fmt.gs.decode(tb.group_scales[cur_b], mb, eb);
+          ta.fmt.gs.decode(ta.group_scales[cur_a] & ta.fmt.gs.mag_mask, ma, ea);
+          tb.fmt.gs.decode(tb.group_scales[cur_b] & tb.fmt.gs.mag_mask, mb, eb);
           digits_add(d.data(), p < 0, u128(ma * mb) * static_cast<uint64_t>(p < 0 ? -p : p), ea + eb + u - lsb);
         };
         walk(out, [&](int64_t ai, int64_t bi) {
