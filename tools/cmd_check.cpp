@@ -12,6 +12,8 @@
 #include "mls/vectors/io.hpp"
 #include "mls/vectors/safe_read.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
+#include "mls/progress.hpp"
 #include "replay_sources.hpp"
 
 namespace mls::cli {
@@ -29,6 +31,7 @@ struct CheckOptions {
   CampaignOptions campaign;
   std::string tier = "exact", bound_model = "fp32_sum";
   std::string report_json, junit, log_path;
+  bool quiet = false;
 };
 
 std::unique_ptr<Backend> open_backend(const CheckOptions& o) {
@@ -63,7 +66,8 @@ void add_tier_options(CLI::App* sub, std::string& tier, std::string& model) {
       ->capture_default_str();
 }
 
-// Reports, and the exit code of a finished run (0 pass, 1 mismatch, 2 backend failure).
+// Reports, and the exit code of a finished run (0 pass, 1 mismatch, 2 backend
+// failure, 130/143 interrupted: the reports then hold the cases judged so far).
 void finish(const CampaignReport& rep, const std::string& report_json, const std::string& junit) {
   rep.print_summary(std::cout);
   if (!report_json.empty()) io::write_text_atomic(report_json, rep.to_json().dump(2) + "\n");
@@ -87,8 +91,11 @@ void register_verify(CLI::App& app) {
   sub->add_option("--report-json", o->report_json, "write the report as JSON");
   sub->add_option("--junit", o->junit, "write the report as JUnit XML");
   sub->add_option("--log", o->log_path, "append one JSON line per case");
-  sub->callback([o] {
+  auto quiet = std::make_shared<bool>(false);
+  sub->add_flag("-q,--quiet", *quiet, "no progress line on stderr");
+  sub->callback([o, quiet] {
     const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
+    interrupt::install();
     const vectors::Suite vec = vectors::safe_read_suite(o->vectors);
     const vectors::Suite res = vectors::safe_read_results(o->results, vec);
     std::ofstream log;
@@ -104,7 +111,9 @@ void register_verify(CLI::App& app) {
       j["n"] = ++n;
       log << j.dump() << "\n" << std::flush;
     };
-    const CampaignReport rep = verify_results(vec, res, tier, Limits{}, sink, std::cerr);
+    const auto meter = progress::stderr_meter("verify", 0, *quiet);
+    const CampaignReport rep = verify_results(vec, res, tier, Limits{}, sink, meter->log(), meter.get());
+    meter->finish();
     finish(rep, o->report_json, o->junit);
   });
 }
@@ -143,6 +152,7 @@ void register_check(CLI::App& app) {
   sub->add_option("--report-json", o->report_json, "write the report as JSON");
   sub->add_option("--junit", o->junit, "write the report as JUnit XML");
   sub->add_option("--log", o->log_path, "append one JSON line per case as results come");
+  sub->add_flag("-q,--quiet", o->quiet, "no progress line on stderr");
   auto ex = add_exhaustive_check_options(sub);  // --exhaustive, --merge-exhaustive (spec 11)
   sub->callback([o, ex] {
     if (exhaustive_requested(*ex))
@@ -150,6 +160,7 @@ void register_check(CLI::App& app) {
     if (o->random == !o->replay.empty()) throw CLI::ValidationError("mode", "give exactly one of --random or --replay FILE...");
     const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
     o->campaign.tier = tier;
+    interrupt::install();  // Ctrl-C: stop at the next case, write the partial report (10.8)
     auto backend = open_backend(*o);
     std::ofstream log;
     if (!o->log_path.empty()) {
@@ -168,8 +179,11 @@ void register_check(CLI::App& app) {
       }
     };
     CampaignReport rep;
+    std::unique_ptr<progress::Meter> meter;
     if (o->random) {
-      rep = run_random_campaign(*backend, o->campaign, sink, std::cerr);
+      meter = progress::stderr_meter("check", 0, o->quiet);
+      o->campaign.progress = meter.get();
+      rep = run_random_campaign(*backend, o->campaign, sink, meter->log());
     } else {
       std::vector<Case> cases;
       for (const auto& f : o->replay) {
@@ -177,8 +191,10 @@ void register_check(CLI::App& app) {
         cases.insert(cases.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
       }
       std::string label = o->replay.size() == 1 ? o->replay[0] : std::to_string(o->replay.size()) + " files";
-      rep = run_replay(*backend, cases, tier, o->campaign.limits, sink, std::cerr, label);
+      meter = progress::stderr_meter("replay", 0, o->quiet);
+      rep = run_replay(*backend, cases, tier, o->campaign.limits, sink, meter->log(), label, meter.get());
     }
+    meter->finish();
     finish(rep, o->report_json, o->junit);
   });
 }

@@ -7,6 +7,8 @@
 #include "commands.hpp"
 #include "exhaustive_cli.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
+#include "mls/progress.hpp"
 #include "mls/vectors/export.hpp"
 #include "mls/vectors/generate.hpp"
 #include "mls/vectors/io.hpp"
@@ -98,7 +100,7 @@ void register_gen(CLI::App& app) {
   sub->add_option("-j,--jobs", a->o.jobs, "worker threads (0 = all cores; the output does not depend on it)")->capture_default_str();
   sub->add_option("--max-mib", a->max_mib, "refuse outputs needing more memory than this (MiB)")->capture_default_str();
   sub->add_flag("--list", a->list, "print the planned case groups and counts; write nothing");
-  sub->add_flag("-q,--quiet", a->quiet, "print nothing on success");
+  sub->add_flag("-q,--quiet", a->quiet, "print nothing on success (and no progress line)");
   auto bp = add_breakpoint_gen_options(sub);  // --breakpoints (spec 11)
   sub->callback([a, bp] {
     if (bp->enabled) return gen_breakpoints(split_list(a->formats), split_list(a->roundings), *bp, a->out, a->quiet);
@@ -122,8 +124,12 @@ void register_gen(CLI::App& app) {
       return;
     }
     if (a->out.empty()) throw Error("gen: --output FILE is required (or --list)");
+    interrupt::install();  // Ctrl-C: stop after the chunk in hand, write nothing (7.6)
     const auto t0 = std::chrono::steady_clock::now();
+    const auto meter = progress::stderr_meter("gen", 0, a->quiet, "cases", false);
+    o.progress = meter.get();
     const Suite s = generate(o);
+    meter->finish();
     const double t_gen = seconds_since(t0);
     write_suite(a->out, s);
     if (!a->quiet) {
@@ -143,9 +149,19 @@ void register_merge(CLI::App& app) {
   auto in = std::make_shared<std::vector<std::string>>();
   sub->add_option("-o,--output", *out, "the merged HDF5 file")->required();
   sub->add_option("shards", *in, "the N shard files, in any order")->required();
-  sub->callback([out, in] {
+  auto quiet = std::make_shared<bool>(false);
+  sub->add_flag("-q,--quiet", *quiet, "no progress line");
+  sub->callback([out, in, quiet] {
+    interrupt::install();
     std::vector<Suite> shards;
-    for (const auto& p : *in) shards.push_back(safe_read_suite(p));
+    {
+      const auto meter = progress::stderr_meter("merge: reading", in->size(), *quiet, "files", false);
+      for (const auto& p : *in) {
+        if (interrupt::requested()) throw interrupt::Interrupted("merge: interrupted (" + interrupt::signal_name() + "); nothing written");
+        shards.push_back(safe_read_suite(p));
+        meter->add();
+      }
+    }
     Suite m;
     try {
       m = merge_shards(shards);
@@ -175,12 +191,18 @@ void register_export(CLI::App& app) {
   sub->add_flag("--jsonl", *jsonl, "JSON lines instead of hex");
   sub->add_option("--ops", *ops, "only these ops");
   sub->add_option("--max-cases", o->max_jsonl_cases, "JSON lines: the most cases per group")->capture_default_str();
-  sub->callback([file, o, ops, jsonl] {
+  auto quiet = std::make_shared<bool>(false);
+  sub->add_flag("-q,--quiet", *quiet, "no progress line");
+  sub->callback([file, o, ops, jsonl, quiet] {
+    interrupt::install();
     ExportOptions opt = *o;
     opt.format = *jsonl ? ExportFormat::jsonl : ExportFormat::hex;
     for (const auto& s : split_list(*ops)) opt.ops.push_back(op_from_string(s, "--ops"));
     const Suite s = safe_read_suite(*file);
+    const auto meter = progress::stderr_meter("export", 0, *quiet, "cases", false);
+    opt.progress = meter.get();
     const auto files = export_suite(s, *file, opt);
+    meter->finish();
     uint64_t cases = 0;
     for (const auto& f : files) {
       std::cout << f.path << "  " << f.cases << " cases";

@@ -12,6 +12,8 @@
 #include "inspect_stats.hpp"
 #include "io.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
+#include "mls/progress.hpp"
 #include "mls/vectors/safe_read.hpp"
 
 namespace mls::cli {
@@ -228,8 +230,13 @@ void register_inspect(CLI::App& app) {
         tensors.push_back(load(in));
       }
     }
+    interrupt::install();  // Ctrl-C: the workers stop, nothing is written
     const auto t0 = std::chrono::steady_clock::now();
+    // Progress on stderr (MLS_PROGRESS=off silences it; -q only drops the text table).
+    const auto meter = progress::stderr_meter("inspect", 0, false, "cases", false);
+    a->o.progress = meter.get();
     const inspect::Report r = inspect::run(std::move(tensors), std::move(cases), a->o);
+    meter->finish();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!a->quiet) std::cout << inspect::to_text(r);
     if (!a->csv.empty()) {

@@ -1,9 +1,12 @@
-// `mls quantize` and `mls dequantize` (spec/04-quantize.md).
+// `mls quantize` and `mls dequantize` (spec/04-quantize.md). By default they
+// print a short summary for a person; the full result is --json (stdout) or
+// -o FILE, and then the summary goes to stderr.
 #include <cmath>
 #include <cstring>
 #include <iostream>
 
 #include "commands.hpp"
+#include "human.hpp"
 #include "io.hpp"
 #include "mls/error.hpp"
 #include "quantize_inputs.hpp"
@@ -37,35 +40,46 @@ void register_quantize(CLI::App& app) {
   auto in = std::make_shared<QuantizeInputs>();
   auto out = std::make_shared<std::string>();
   in->add(sub);
-  sub->add_option("-o,--output", *out, "write OUT.json (MLS tensor JSON) or OUT.h5 (HDF5); default: JSON on stdout");
+  auto json = std::make_shared<bool>(false);
+  sub->add_option("-o,--output", *out, "write OUT.json (MLS tensor JSON) or OUT.h5 (HDF5); default: a summary on stdout");
+  sub->add_flag("--json", *json, "print the MLS tensor JSON (+ dequantized values) on stdout instead of the summary");
   sub->callback([=] {
     const auto l = in->load();
     const MlsTensor t = quantize(l.input());
     if (!out->empty() && (ends_with(*out, ".h5") || ends_with(*out, ".hdf5"))) {
       io::write_quantized_h5(*out, t, rounding_name(l.rounding));
-    } else {
+    } else if (!out->empty() || *json) {
       const std::string text = result_json(t, l.rounding).dump() + "\n";
       if (out->empty()) std::cout << text; else io::write_text_atomic(*out, text);
     }
-    if (!out->empty()) {
-      std::cerr << "quantized " << t.elements.size() << " elements of shape " << shape_string(t.shape) << " as "
-                << t.format.short_name() << " (" << rounding_name(l.rounding) << "): tensor scale "
-                << hex32(t.tensor_scale) << " = " << t.tensor_scale_value().to_decimal() << ", " << t.group_scales.size()
-                << " groups -> " << *out << "\n";
-    }
+    if (*json && out->empty()) return;
+    std::ostream& os = out->empty() ? std::cout : std::cerr;  // stdout stays free when a file takes the result
+    os << "quantized " << t.elements.size() << " values as " << t.format.short_name() << " ("
+       << rounding_name(l.rounding) << ")" << (out->empty() ? "" : " -> " + *out) << "\n";
+    human::tensor_summary(os, t, l.x.data);
+    if (out->empty()) os << "full result: --json (on stdout) or -o FILE.json / FILE.h5\n";
   });
 
   auto* deq = app.add_subcommand("dequantize", "dequantize an MLS tensor (JSON or HDF5 from mls quantize) to fp32 (and exact fp64)");
   auto src = std::make_shared<std::string>();
   auto dout = std::make_shared<std::string>();
   deq->add_option("input", *src, "MLS tensor: JSON file or .h5 written by mls quantize")->required();
-  deq->add_option("-o,--output", *dout, "OUT.npy (fp32) or OUT.json; default JSON on stdout");
+  auto djson = std::make_shared<bool>(false);
+  deq->add_option("-o,--output", *dout, "OUT.npy (fp32) or OUT.json; default: a summary on stdout");
+  deq->add_flag("--json", *djson, "print the JSON (shape, fp32 bits, fp64 bits, values) on stdout instead of the summary");
   deq->callback([=] {
     const MlsTensor t = io::read_quantized(*src);
     const auto f32 = dequantize_fp32(t);
+    auto summary = [&] {
+      std::ostream& os = dout->empty() ? std::cout : std::cerr;
+      os << "dequantized " << t.elements.size() << " values of " << *src << (dout->empty() ? "" : " -> " + *dout) << "\n";
+      human::tensor_summary(os, t, std::nullopt);
+      if (dout->empty()) os << "full result: --json (fp32 bits, fp64 bits and values on stdout) or -o FILE.json / FILE.npy\n";
+    };
+    if (dout->empty() && !*djson) return summary();
     if (ends_with(*dout, ".npy")) {
       io::write_npy_f32(*dout, t.shape, f32);
-      return;
+      return summary();
     }
     const auto f64 = dequantize_fp64(t);
     nlohmann::json j{{"shape", t.shape}};
@@ -81,7 +95,12 @@ void register_quantize(CLI::App& app) {
     j["fp64_bits"] = b64;
     j["values"] = f64;
     const std::string text = j.dump() + "\n";
-    if (dout->empty()) std::cout << text; else io::write_text_atomic(*dout, text);
+    if (dout->empty()) {
+      std::cout << text;
+      return;
+    }
+    io::write_text_atomic(*dout, text);
+    summary();
   });
 }
 

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/philox.hpp"
 
 namespace mls::inspect {
@@ -248,8 +249,9 @@ Report run(std::vector<TensorInfo> tensors, std::vector<Case> cases, const Optio
   r.rows.resize(total);
   std::vector<std::string> errors(total);
   std::atomic<size_t> next{0};
+  if (o.progress) o.progress->set_total(total);
   auto worker = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < total;) {
+    for (size_t i; !interrupt::requested() && (i = next.fetch_add(1)) < total;) {
       Row& row = r.rows[i];
       row.tensor = i / r.cases.size();
       row.case_index = i % r.cases.size();
@@ -261,6 +263,7 @@ Report run(std::vector<TensorInfo> tensors, std::vector<Case> cases, const Optio
         errors[i] = "tensor " + t.name + " " + shape_string(t.shape) + ", format " + c.format.short_name() + ", rounding " +
                     rounding_name(c.rounding) + ": " + e.what();
       }
+      if (o.progress) o.progress->add();
     }
   };
   unsigned n = o.threads > 0 ? unsigned(o.threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -269,6 +272,8 @@ Report run(std::vector<TensorInfo> tensors, std::vector<Case> cases, const Optio
   for (unsigned k = 1; k < n; ++k) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+  if (interrupt::requested())
+    throw interrupt::Interrupted("inspect: interrupted (" + interrupt::signal_name() + "); nothing written");
   for (const auto& e : errors)
     if (!e.empty()) throw Error(e);
   return r;

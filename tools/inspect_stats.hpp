@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "mls/progress.hpp"
 #include "mls/tensor.hpp"
 
 namespace mls::inspect {
@@ -76,6 +77,7 @@ struct Options {
   int bins = 64;             // error-histogram bins
   double target_db = 20.0;   // for the format choice
   int threads = 0;           // 0 = hardware concurrency
+  progress::Meter* progress = nullptr;  // live progress: one unit per tensor x case; null = none
 };
 
 // Checks one input tensor: non-empty, shape matches, every value finite; errors name
@@ -127,7 +129,8 @@ struct Report {
 };
 
 // Every tensor x every case, on `threads` threads; the first error (in row order) is
-// rethrown as mls::Error naming the tensor and the case.
+// rethrown as mls::Error naming the tensor and the case. After SIGINT/SIGTERM
+// (mls/interrupt.hpp) the workers stop and interrupt::Interrupted is thrown.
 Report run(std::vector<TensorInfo> tensors, std::vector<Case> cases, const Options& o);
 
 // The cheapest format (fewest bits per element, then highest SQNR) with SQNR >= the

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/safe_read.hpp"
 
 namespace mls::io {
@@ -390,14 +391,23 @@ std::vector<uint32_t> read_uint32_list(const std::string& source) {
 }
 
 void write_text_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
+  // A name unique to this process and call, removed on failure and should a
+  // second signal end the process at once (mls/interrupt.hpp).
+  const std::string tmp = interrupt::temp_name(path);
+  const interrupt::TempFile guard(tmp);
   {
     std::ofstream out(tmp, std::ios::binary);
     if (!out) throw Error("cannot write " + tmp + ": " + std::strerror(errno));
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    if (!out) throw Error("write to " + tmp + " failed");
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error("write to " + tmp + " failed");
+    }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot rename " + tmp + " to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error("cannot rename " + tmp + " to " + path);
+  }
 }
 
 void write_npy_f32(const std::string& path, const Shape& shape, const std::vector<float>& data) {
@@ -455,9 +465,10 @@ std::string h5_read_attr_str(hid_t obj, const std::string& path, const char* nam
 }  // namespace
 
 void write_quantized_h5(const std::string& path, const MlsTensor& t, const std::string& rounding) {
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = interrupt::temp_name(path);
+  const interrupt::TempFile guard(tmp);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-  {
+  try {
     H5Closer f{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
     if (f.id < 0) throw Error("cannot create " + tmp);
     h5_write_u32(f.id, "tensor_scale", {}, {t.tensor_scale});
@@ -469,8 +480,14 @@ void write_quantized_h5(const std::string& path, const MlsTensor& t, const std::
     h5_attr_str(f.id, "format", t.format.to_json().dump());
     h5_attr_str(f.id, "format_name", t.format.short_name());
     h5_attr_str(f.id, "rounding", rounding);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error("cannot rename " + tmp + " to " + path);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error("cannot rename " + tmp + " to " + path);
+  }
 }
 
 MlsTensor read_quantized(const std::string& source) {
@@ -514,11 +531,20 @@ MlsTensor read_quantized(const std::string& source) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(source + ": not valid JSON: " + e.what());
   }
+  // `mls quantize` adds what a person or a script may want beside the tensor
+  // (quantize_result_extras); they are derived from it, so they are dropped here.
+  if (j.is_object())
+    for (const char* k : quantize_result_extras()) j.erase(k);
   try {
     return MlsTensor::from_json(j);
   } catch (const Error& e) {
     throw Error(source + ": " + e.what());
   }
+}
+
+const std::vector<const char*>& quantize_result_extras() {
+  static const std::vector<const char*> v{"format_name", "rounding", "tensor_scale_value", "dequantized_fp32", "dequantized"};
+  return v;
 }
 
 }  // namespace mls::io

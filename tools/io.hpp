@@ -33,6 +33,8 @@ void write_text_atomic(const std::string& path, const std::string& text);  // te
 // attributes format (JSON), format_name, rounding.
 void write_quantized_h5(const std::string& path, const MlsTensor& t, const std::string& rounding);
 MlsTensor read_quantized(const std::string& source);  // JSON file (MLS tensor) or .h5 written above
+// The members `mls quantize` writes beside the MLS tensor JSON (derived values; read_quantized ignores them).
+const std::vector<const char*>& quantize_result_extras();
 
 uint32_t parse_fp32(const std::string& text, const std::string& field);  // "0x3f800000" bits or a decimal
 

@@ -3,6 +3,7 @@
 
 #include "commands.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"mls: bit-exact reference and verification suite for the MLS low-bit tensor format (spec " MLS_SPEC_VERSION ")"};
@@ -28,6 +29,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : mls::cli::kUsage;
+  } catch (const mls::interrupt::Interrupted& e) {  // stopped by SIGINT/SIGTERM with nothing to write (7.6)
+    std::cerr << "mls: " << e.what() << "\n";
+    return mls::interrupt::exit_code() ? mls::interrupt::exit_code() : 130;
   } catch (const mls::Error& e) {
     std::cerr << "mls: error: " << e.what() << "\n";
     return mls::cli::kInputError;

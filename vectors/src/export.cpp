@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/schema.hpp"
 #include "mls/vectors/sha256.hpp"
 
@@ -29,7 +30,8 @@ std::string base_name(const CaseGroup& g) {
 }
 
 void write_atomic(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const std::string tmp = interrupt::temp_name(path);
+  const interrupt::TempFile guard(tmp);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) throw Error(path + ": cannot create " + tmp);
@@ -106,8 +108,18 @@ std::vector<ExportedFile> export_suite(const Suite& s, const std::string& source
   if (s.kind() != Kind::vectors) throw Error(source + ": export needs a vector file, not a results file");
   const std::string digest = s.attrs.count("content_sha256") ? attr_str(s.attrs, "content_sha256", "/") : "";
   std::vector<ExportedFile> out;
+  auto selected = [&](const CaseGroup& g) { return o.ops.empty() || std::find(o.ops.begin(), o.ops.end(), g.op) != o.ops.end(); };
+  if (o.progress) {
+    uint64_t total = 0;
+    for (const auto& g : s.groups)
+      if (selected(g)) total += g.count();
+    o.progress->set_total(total);
+  }
   for (const auto& g : s.groups) {
-    if (!o.ops.empty() && std::find(o.ops.begin(), o.ops.end(), g.op) == o.ops.end()) continue;
+    if (!selected(g)) continue;
+    if (interrupt::requested())
+      throw interrupt::Interrupted("export: interrupted (" + interrupt::signal_name() + ") after " +
+                                   std::to_string(out.size()) + " files; those are complete, the rest not written");
     ExportedFile ef;
     ef.cases = g.count();
     if (o.format == ExportFormat::hex) {
@@ -184,6 +196,7 @@ std::vector<ExportedFile> export_suite(const Suite& s, const std::string& source
       ef.sha256 = sha256_hex(text);
       write_atomic(ef.path, text);
     }
+    if (o.progress) o.progress->add(ef.cases);
     out.push_back(ef);
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include "gen_internal.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/io.hpp"
 #include "mls/vectors/schema.hpp"
 
@@ -371,11 +372,13 @@ Suite generate(const GenOptions& o) {
   for (size_t w = 0; w < work.size(); ++w)
     for (uint64_t r = 0; r < work[w].rows; r += 256) chunks.push_back({w, r, std::min<uint64_t>(256, work[w].rows - r)});
   std::atomic<size_t> next{0};
+  if (o.progress) o.progress->set_total(hi - lo);
   std::mutex err_mu;
   size_t err_chunk = SIZE_MAX;
   std::exception_ptr err;
   auto worker = [&] {
     for (;;) {
+      if (interrupt::requested()) return;  // a chunk boundary: generate() throws Interrupted below
       const size_t i = next.fetch_add(1);
       if (i >= chunks.size()) return;
       const Chunk& ch = chunks[i];
@@ -383,6 +386,7 @@ Suite generate(const GenOptions& o) {
       try {
         auto& data = s.groups[w.group].data;
         for (uint64_t r = ch.row0; r < ch.row0 + ch.rows; ++r) w.maker->fill(data, r, w.first_k + r);
+        if (o.progress) o.progress->add(ch.rows);
       } catch (...) {
         std::lock_guard<std::mutex> lock(err_mu);
         if (i < err_chunk) {
@@ -399,6 +403,13 @@ Suite generate(const GenOptions& o) {
   worker();
   for (auto& t : pool) t.join();
   if (err) std::rethrow_exception(err);
+  if (interrupt::requested()) {
+    uint64_t made = 0;
+    if (o.progress) made = o.progress->snapshot().done;
+    throw interrupt::Interrupted("gen: interrupted (" + interrupt::signal_name() + ")" +
+                                 (o.progress ? " after " + std::to_string(made) + " of " + std::to_string(hi - lo) + " cases" : "") +
+                                 "; nothing written");
+  }
   for (auto& g : s.groups)
     if (g.data.count("info/exact_mant")) compact_exact(g.data["info/exact_mant"]);
   finalize_suite(s);

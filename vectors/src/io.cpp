@@ -17,6 +17,7 @@
 #include <set>
 
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/safe_read.hpp"
 #include "mls/vectors/schema.hpp"
 #include "mls/vectors/sha256.hpp"
@@ -669,8 +670,10 @@ void write_suite(const std::string& path, Suite s) {
       throw Error(path + ": " + e.what());
     }
   }
-  // A unique temporary name in the target directory, renamed into place at the end.
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  // A unique temporary name in the target directory, renamed into place at the end
+  // (and removed should a second signal end the process at once).
+  const std::string tmp = interrupt::temp_name(path);
+  const interrupt::TempFile guard(tmp);
   Ctx c{path};
   try {
     std::remove(tmp.c_str());

@@ -101,7 +101,15 @@ bool write_all(int fd, const char* p, size_t n) {
   rlimit cpu_lim{cpu, cpu + 5};
   setrlimit(RLIMIT_CPU, &cpu_lim);
 #ifndef MLS_UNDER_ASAN
-  const rlim_t mem = static_cast<rlim_t>(memory_limit(size));
+  // On top of what the child already maps (a fork holds the parent's memory, e.g. the vector
+  // file `mls verify` read first): RLIMIT_AS counts the whole address space.
+  uint64_t mapped = 0;
+  if (FILE* f = std::fopen("/proc/self/statm", "r")) {
+    unsigned long long pages = 0;
+    if (std::fscanf(f, "%llu", &pages) == 1) mapped = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    std::fclose(f);
+  }
+  const rlim_t mem = static_cast<rlim_t>(mapped + memory_limit(size));
   rlimit as{mem, mem};
   setrlimit(RLIMIT_AS, &as);
 #endif

@@ -9,6 +9,7 @@
 
 #include "mls/conformance/generate.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "shrink.hpp"
 
 namespace mls::conformance {
@@ -24,6 +25,26 @@ nlohmann::json CaseResult::to_json() const {
   if (golden_rejects) j["golden_rejects"] = true;
   if (status == Status::ok && !golden_rejects) j["verdict"] = verdict.to_json();
   return j;
+}
+
+void count_progress(progress::Meter* m, const CaseResult& r) {
+  if (!m) return;
+  if (r.status == Status::failure) m->add_failure();
+  else if (r.status == Status::unsupported) m->add_skipped();
+  else if (!r.passed()) m->add_mismatch();
+  m->add();
+}
+
+void CampaignReport::mark_interrupted() {
+  interrupted = true;
+  interrupt_signal = interrupt::signal_name();
+  interrupt_exit = interrupt::exit_code();
+}
+
+uint64_t CampaignReport::cases_done() const {
+  uint64_t n = 0;
+  for (const auto& [op, t] : per_op) n += static_cast<uint64_t>(t.passed + t.mismatched + t.skipped + t.backend_failures);
+  return n;
 }
 
 void Tally::add(const CaseResult& r) {
@@ -129,7 +150,7 @@ void disambiguate(Backend& backend, Op op, uint64_t seed, int64_t i, const Gener
                   CaseResult& r, std::ostream& log) {
   std::vector<int> cand = r.verdict.candidates;
   int64_t extra = 0;
-  for (int64_t j = 1; j <= budget && cand.size() > 1; ++j) {
+  for (int64_t j = 1; j <= budget && cand.size() > 1 && !interrupt::requested(); ++j) {
     Case d;
     try {
       d = generate_case(op, seed ^ 0x9e3779b97f4a7c15ull, i * 1000 + j, gopt);
@@ -180,16 +201,30 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
   }
   const GeneratorOptions gopt{opt.formats, opt.modes, opt.arith};
   FailureStreak streak{opt.limits.max_backend_failures};
+  progress::Meter* const meter = opt.progress;
+  rep.cases_planned = static_cast<uint64_t>(std::max<int64_t>(0, opt.cases)) * opt.ops.size();
+  if (meter) meter->set_total(rep.cases_planned);
+  uint64_t op_start = 0;  // the meter's count where this op began
   for (const auto& op_name : opt.ops) {
     const Op op = enum_from_name<Op>(op_name, "--ops");
     Tally& tally = rep.per_op[op_name];
+    if (meter) {
+      meter->set_label("check " + op_name);
+      meter->set_done(op_start);
+    }
+    op_start += static_cast<uint64_t>(std::max<int64_t>(0, opt.cases));
     if (!backend.capabilities().supports_op(op)) {
       tally.skipped = opt.cases;
+      if (meter) meter->add_skipped(opt.cases);
       log << "skip " << op_name << ": the backend does not declare it\n";
       continue;
     }
     int64_t mismatches = 0;
     for (int64_t i = 0; i < opt.cases; ++i) {
+      if (interrupt::requested()) {  // a case boundary: the report so far (10.8)
+        rep.mark_interrupted();
+        break;
+      }
       const rc::Shrinkable<Case> sh = generate_shrinkable(op, opt.seed, i, gopt);
       Case c;
       try {
@@ -229,6 +264,7 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
         tally.failures.push_back(f);
       }
       tally.add(r);
+      count_progress(meter, r);
       if (sink) sink(op_name, c, r);
       if (streak.add(r)) {
         rep.aborted = true;
@@ -241,13 +277,15 @@ CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt,
         break;
       }
     }
+    if (rep.interrupted) break;
   }
   rep.seconds = seconds_since(t0);
   return rep;
 }
 
 CampaignReport run_replay(Backend& backend, const std::vector<Case>& cases, const TierRequirement& tier,
-                          const Limits& limits, const CaseSink& sink, std::ostream& log, const std::string& label) {
+                          const Limits& limits, const CaseSink& sink, std::ostream& log, const std::string& label,
+                          progress::Meter* meter) {
   CampaignReport rep;
   const auto t0 = std::chrono::steady_clock::now();
   try {
@@ -259,12 +297,19 @@ CampaignReport run_replay(Backend& backend, const std::vector<Case>& cases, cons
     return rep;
   }
   FailureStreak streak{limits.max_backend_failures};
+  rep.cases_planned = cases.size();
+  if (meter) meter->set_total(cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
+    if (interrupt::requested()) {  // a case boundary: the report so far (10.8)
+      rep.mark_interrupted();
+      break;
+    }
     const Case& c = cases[i];
     const std::string op_name = to_string(c.op);
     Tally& tally = rep.per_op[op_name];
     const CaseResult r = run_case(backend, c, tier);
     tally.add(r);
+    count_progress(meter, r);
     if (sink) sink(op_name, c, r);
     if (r.status == Status::failure)
       log << "BACKEND FAILURE on " << label << " case " << i << " (" << c.summary() << "): " << r.message << "\n";

@@ -253,6 +253,7 @@ nlohmann::json ExhaustiveReport::to_json() const {
                                {"scale_mismatches", scale_mismatches}}},
                    {"classes", cls},
                    {"classes_dropped", classes_dropped},
+                   {"diagnosis", diagnosis},
                    {"result", result()},
                    {"exit_code", exit_code()},
                    {"run", run}};
@@ -262,7 +263,7 @@ nlohmann::json ExhaustiveReport::to_json() const {
 
 ExhaustiveReport ExhaustiveReport::from_json(const nlohmann::json& j, const std::string& w) {
   jr::check_keys(j, w, {"schema", "schema_version", "table", "implementation", "stage", "requested", "covered", "complete",
-                        "inputs", "classes", "classes_dropped", "result", "exit_code", "run", "shard"});
+                        "inputs", "classes", "classes_dropped", "diagnosis", "result", "exit_code", "run", "shard"});
   if (jr::string(j, "schema", w) != "mls-exhaustive-report")
     throw Error(w + ": schema = \"" + j["schema"].get<std::string>() + "\" is not \"mls-exhaustive-report\"");
   if (jr::integer<int64_t>(j, "schema_version", w) != 1)
@@ -348,6 +349,7 @@ ExhaustiveReport ExhaustiveReport::from_json(const nlohmann::json& j, const std:
     throw Error(w + ": the classes hold " + std::to_string(in_classes) +
                 " but mismatched + backend_failures + scale_mismatches = " +
                 std::to_string(r.mismatched + r.backend_failures + r.scale_mismatches));
+  if (j.contains("diagnosis")) r.diagnosis = j["diagnosis"];
   if (j.contains("run")) r.run = j["run"];
   return r;
 }
@@ -408,8 +410,59 @@ void diagnose_quantize(const ExhaustiveReport& r, MismatchClass& c) {
 }
 }  // namespace
 
+namespace {
+// The hypotheses that reproduce the first input of every element class with
+// both statuses ok, taken together as one case.
+std::vector<int> overall_candidates(const ExhaustiveReport& r, bool quantize, size_t* used) {
+  std::vector<const MismatchClass*> cls;
+  for (const auto& c : r.classes)
+    if (c.kind == "element" && c.expected.status == kBreakpointOk && c.got_status == 0 && cls.size() < 64) cls.push_back(&c);
+  *used = cls.size();
+  if (cls.size() < 2) return {};
+  if (!quantize) {
+    RoundCase rc;
+    rc.element = r.spec.element;
+    rc.rounding = r.spec.rounding;
+    rc.overflow = r.spec.overflow;
+    rc.signed_zero = r.spec.signed_zero;
+    rc.scale = r.spec.scale;
+    CodesResult got;
+    for (const MismatchClass* c : cls) {
+      rc.x.push_back(c->first[0]);
+      got.codes.push_back(c->got_code);
+    }
+    if (rc.rounding.mode == RoundingMode::sr) rc.rand.assign(rc.x.size(), r.spec.word);
+    return matching_round_hypotheses(rc, got);
+  }
+  const QuantizeStage st = QuantizeStage::from_json(r.stage, "stage");
+  QuantizeCase q;
+  q.format = st.format;
+  q.rounding = r.spec.rounding;
+  q.arith = r.spec.arith;
+  q.x.push_back(st.anchor);
+  for (const MismatchClass* c : cls) q.x.push_back(c->first[0]);
+  q.shape = {1, static_cast<int64_t>(q.x.size())};
+  if (q.rounding.mode == RoundingMode::sr) q.rand.assign(q.x.size(), r.spec.word);
+  q.static_tensor_scale = st.tensor_scale;
+  QuantizeResult got = golden_quantize(q);
+  for (size_t i = 0; i < cls.size(); ++i) got.elements[i + 1] = cls[i]->got_code;
+  return matching_hypotheses(q, got);
+}
+}  // namespace
+
 void diagnose_exhaustive(ExhaustiveReport& r) {
   const bool quantize = r.stage.value("op", "round") == "quantize";
+  r.diagnosis = nullptr;
+  try {
+    size_t used = 0;
+    const std::vector<int> all = overall_candidates(r, quantize, &used);
+    if (!all.empty()) {
+      Verdict v;
+      set_cause(v, all.front());
+      r.diagnosis = {{"cause_id", v.cause_id}, {"cause", v.cause}, {"classes", used}};
+    }
+  } catch (const Error&) {
+  }
   for (auto& c : r.classes) {
     c.detail = nullptr;
     if (c.got_status > 1) {
@@ -546,6 +599,9 @@ void ExhaustiveReport::print_summary(std::ostream& os) const {
     if (!c.detail.is_null()) os << "    first input step by step: " << c.detail.dump() << "\n";
   }
   if (classes_dropped) os << "  ... " << classes_dropped << " more classes (counted above, not listed)\n";
+  if (diagnosis.is_object())
+    os << "  likely cause of all " << diagnosis.value("classes", 0) << " classes together [" << diagnosis.value("cause_id", "")
+       << "]: " << diagnosis.value("cause", "") << "\n";
   if (run.contains("inputs_per_s")) {
     os << std::fixed << std::setprecision(1) << "  " << run["inputs_per_s"].get<double>() / 1e6 << " M inputs/s";
     if (run.contains("baseline_inputs_per_s"))

@@ -10,9 +10,27 @@ namespace mls::conformance {
 
 namespace {
 bool is_reduction(const std::string& op) { return op == "conv2d" || op == "gemm"; }
+
+// "pass", "mismatch", "backend_failure", or "interrupted" (unless `counts_only`:
+// then the verdict of the cases judged so far).
+std::string result_word(const CampaignReport& r, bool counts_only = false) {
+  if (r.interrupted && !counts_only) return "interrupted";
+  CampaignReport c = r;
+  c.interrupted = false;
+  const int rc = c.exit_code();
+  return rc == 0 ? "pass" : rc == 1 ? "mismatch" : "backend_failure";
+}
+
+std::string interrupt_text(const CampaignReport& r) {
+  return "interrupted by " + (r.interrupt_signal.empty() ? std::string("a signal") : r.interrupt_signal) + " after " +
+         std::to_string(r.cases_done()) +
+         (r.cases_planned ? " of " + std::to_string(r.cases_planned) : std::string()) +
+         " cases; the counts are those of the cases judged so far";
+}
 }  // namespace
 
 int CampaignReport::exit_code() const {
+  if (interrupted) return interrupt_exit > 0 ? interrupt_exit : 130;  // a partial run never reads as a verdict
   bool mismatch = false, failure = aborted;
   for (const auto& [op, t] : per_op) {
     mismatch = mismatch || t.mismatched > 0;
@@ -33,8 +51,15 @@ nlohmann::json CampaignReport::to_json() const {
     }
   }
   const int rc = exit_code();
-  return {{"backend", backend}, {"ops", ops}, {"aborted", aborted}, {"abort_reason", abort_reason},
-          {"seconds", seconds}, {"result", rc == 0 ? "pass" : rc == 1 ? "mismatch" : "backend_failure"}, {"exit_code", rc}};
+  nlohmann::json j{{"backend", backend}, {"ops", ops}, {"aborted", aborted}, {"abort_reason", abort_reason},
+                   {"seconds", seconds}, {"result", result_word(*this)}, {"exit_code", rc},
+                   {"interrupted", interrupted}, {"cases_done", cases_done()}};
+  if (cases_planned > 0) j["cases_planned"] = cases_planned;
+  if (interrupted) {
+    j["interrupt_signal"] = interrupt_signal;
+    j["partial_result"] = result_word(*this, true);  // what the cases judged so far say
+  }
+  return j;
 }
 
 namespace {
@@ -63,6 +88,7 @@ std::string CampaignReport::junit_xml() const {
     errors += t.backend_failures;
     skipped += t.skipped;
   }
+  if (interrupted) ++tests, ++errors;  // the run itself: an <error>, so a partial run never shows green
   o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mls check\" tests=\"" << tests << "\" failures=\""
     << failures << "\" errors=\"" << errors << "\" skipped=\"" << skipped << "\" time=\"" << seconds << "\">\n";
   for (const auto& [op, t] : per_op) {
@@ -83,6 +109,12 @@ std::string CampaignReport::junit_xml() const {
         << " cases declared unsupported by the backend\"/></testcase>\n";
     o << "  </testsuite>\n";
   }
+  if (interrupted) {
+    o << "  <testsuite name=\"" << xml_escape(backend + ".run") << "\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
+      << "    <properties><property name=\"interrupted\" value=\"" << xml_escape(interrupt_signal) << "\"/></properties>\n"
+      << "    <testcase classname=\"run\" name=\"interrupted\"><error type=\"interrupted\" message=\""
+      << xml_escape(interrupt_text(*this)) << "\"/></testcase>\n  </testsuite>\n";
+  }
   o << "</testsuites>\n";
   return o.str();
 }
@@ -98,8 +130,10 @@ void CampaignReport::print_summary(std::ostream& os) const {
     os << "\n";
   }
   if (aborted) os << "ABORTED: " << abort_reason << "\n";
-  const int rc = exit_code();
-  os << "result: " << (rc == 0 ? "PASS" : rc == 1 ? "MISMATCH" : "BACKEND FAILURE") << " (" << std::fixed
+  if (interrupted) os << "INTERRUPTED: " << interrupt_text(*this) << "\n";
+  const std::string w = result_word(*this, true);
+  const std::string verdict = w == "pass" ? "PASS" : w == "mismatch" ? "MISMATCH" : "BACKEND FAILURE";
+  os << "result: " << (interrupted ? "INTERRUPTED (so far: " + verdict + ")" : verdict) << " (" << std::fixed
      << std::setprecision(2) << seconds << " s)\n";
   os.unsetf(std::ios::floatfield);
 }

@@ -1,11 +1,13 @@
 #include "shrink.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "mls/conformance/vectors_bridge.hpp"
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/io.hpp"
 
 namespace mls::conformance::detail {
@@ -15,11 +17,12 @@ Shrunk shrink(Backend& backend, const rc::Shrinkable<Case>& start, const CaseRes
   Shrunk s{start.value(), first, 0, 0};
   rc::Shrinkable<Case> cur = start;
   bool progress = true;
-  while (progress && s.calls < budget) {
+  // An interruption (mls/interrupt.hpp) ends the shrinking with the smallest case so far.
+  while (progress && s.calls < budget && !interrupt::requested()) {
     progress = false;
     auto seq = cur.shrinks();
     while (auto next = seq.next()) {
-      if (s.calls >= budget) break;
+      if (s.calls >= budget || interrupt::requested()) break;
       Case cand;
       try {
         cand = next->value();
@@ -55,11 +58,15 @@ std::string save_case(const std::string& dir, const std::string& op, int64_t n, 
   const std::string stem = dir + "/failure-" + op + "-" + std::to_string(n);
   const std::string path = stem + ".json";
   const nlohmann::json j{{"schema", "mls-case"}, {"version", 1}, {"case", to_json(c)}, {"result", r.to_json()}};
-  const std::string tmp = path + ".tmp";
+  const std::string tmp = interrupt::temp_name(path);
+  const interrupt::TempFile guard(tmp);
   {
     std::ofstream out(tmp);
     out << j.dump(1) << "\n";
-    if (!out) throw Error("cannot write " + tmp);
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw Error("cannot write " + tmp);
+    }
   }
   std::filesystem::rename(tmp, path);
   if (auto suite = case_to_suite(c, source)) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "mls/error.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/vectors/single.hpp"
 
 namespace mls::conformance {
@@ -225,7 +226,7 @@ std::string op_name(VOp op) { return op == VOp::conv ? "conv2d" : to_string(op);
 }  // namespace
 
 CampaignReport verify_results(const Suite& vec, const Suite& res, const TierRequirement& tier, const Limits& limits,
-                              const CaseSink& sink, std::ostream& log) {
+                              const CaseSink& sink, std::ostream& log, progress::Meter* meter) {
   CampaignReport rep;
   const auto t0 = std::chrono::steady_clock::now();
   const auto gen = res.attrs.find("generator");
@@ -234,21 +235,39 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, const TierRequ
                                : std::string("unnamed implementation");
   ResultsBackend backend(name);
   rep.backend = name + " (results file)";
+  rep.cases_planned = vec.case_count();
+  if (meter) meter->set_total(rep.cases_planned);
   for (const auto& vg : vec.groups) {
+    if (rep.interrupted || interrupt::requested()) {  // a case boundary: the report so far (10.8)
+      if (!rep.interrupted) rep.mark_interrupted();
+      break;
+    }
     const std::string op = op_name(vg.op);
     Tally& tally = rep.per_op[op];
     const CaseGroup* rg = res.find(vg.path);
     if (!rg) {
       tally.skipped += static_cast<int64_t>(vg.count());
       tally.not_run += static_cast<int64_t>(vg.count());
+      if (meter) {
+        meter->add_skipped(static_cast<int64_t>(vg.count()));
+        meter->add(vg.count());
+      }
       continue;
     }
     for (uint64_t k = 0; k < vg.count(); ++k) {
+      if (interrupt::requested()) {  // a case boundary: the report so far (10.8)
+        rep.mark_interrupted();
+        break;
+      }
       const uint64_t rs = rg->at("outputs/status").ints[k];
       const std::string where = vg.path + " case " + std::to_string(k);
       if (rs == kStatusUnsupported || rs == kStatusNotRun) {
         ++tally.skipped;
         if (rs == kStatusNotRun) ++tally.not_run;
+        if (meter) {
+          meter->add_skipped();
+          meter->add();
+        }
         continue;
       }
       if (rs != kStatusOk && rs != kStatusError)
@@ -285,6 +304,7 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, const TierRequ
         }
       }
       tally.add(r);
+      count_progress(meter, r);
       if (sink) sink(op, c, r);
       if (!r.passed() && r.status != conformance::Status::unsupported && tally.failures.size() < limits.max_reported_failures) {
         log << "MISMATCH " << where << " (" << vg.label() << ")\n";
@@ -301,7 +321,7 @@ CampaignReport verify_results(const Suite& vec, const Suite& res, const TierRequ
   }
   bool any = false;
   for (const auto& [op, t] : rep.per_op) any = any || t.passed + t.mismatched > 0;
-  if (!any) {
+  if (!any && !rep.interrupted) {
     rep.aborted = true;
     rep.abort_reason = "the results file holds no result to compare (every case missing, unsupported or not run)";
   }

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "mls/progress.hpp"
 #include "mls/vectors/suite.hpp"
 
 namespace mls::vectors {
@@ -23,6 +24,7 @@ struct ExportOptions {
   ExportFormat format = ExportFormat::hex;
   std::vector<Op> ops;                 // empty = every op in the file
   uint64_t max_jsonl_cases = 200000;   // JSON lines are for small suites
+  progress::Meter* progress = nullptr; // live progress (cases exported); null = none
 };
 
 // One field of the packed hex word.
@@ -45,7 +47,9 @@ struct ExportedFile {
 };
 
 // Writes the files (each to a temporary name, then renamed) and returns them
-// in case-group order. `source` names the vector file in the headers.
+// in case-group order. `source` names the vector file in the headers. Throws
+// interrupt::Interrupted at a file boundary after SIGINT/SIGTERM (the files
+// already written are complete).
 std::vector<ExportedFile> export_suite(const Suite& s, const std::string& source, const ExportOptions& options);
 
 }  // namespace mls::vectors

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "mls/progress.hpp"
 #include "mls/vectors/suite.hpp"
 
 namespace mls::vectors {
@@ -38,6 +39,8 @@ struct GenOptions {
   int jobs = 0;  // worker threads, 0 = all cores; never changes the output
   // Refuse an output above this many bytes of case data (use sharding).
   uint64_t max_bytes = uint64_t(3) << 30;
+  // Live progress: cases made (mls/progress.hpp); null = none. Never changes the output.
+  progress::Meter* progress = nullptr;
 
   void validate() const;            // throws mls::Error naming the option
   nlohmann::json to_json() const;   // root attribute "options" (no shard, jobs, max_bytes)
@@ -53,6 +56,8 @@ struct GroupSummary {
 // The plan: every case group the options produce, in path order.
 std::vector<GroupSummary> plan_suite(const GenOptions& options);
 // Generates the suite (or shard) in memory; write it with write_suite().
+// Throws interrupt::Interrupted when SIGINT/SIGTERM came (mls/interrupt.hpp):
+// the workers stop after the chunk in hand and nothing is returned.
 Suite generate(const GenOptions& options);
 // Joins shards 0..N-1 of one command into the unsharded suite. Errors name
 // the shard and the group when they do not fit together.

@@ -12,6 +12,7 @@
 
 #include "mls/conformance/backend.hpp"
 #include "mls/conformance/judge.hpp"
+#include "mls/progress.hpp"
 
 namespace mls::conformance {
 
@@ -46,6 +47,7 @@ struct CampaignOptions {
   TierRequirement tier;                 // what conv/gemm outputs must reach
   Limits limits;
   std::string save_dir;                 // where minimal failing cases are written ("" = don't)
+  progress::Meter* progress = nullptr;  // live progress (mls/progress.hpp); null = none
 };
 
 struct Tally {
@@ -63,8 +65,16 @@ struct CampaignReport {
   std::map<std::string, Tally> per_op;
   bool aborted = false;
   std::string abort_reason;
+  // Stopped by SIGINT or SIGTERM at a case boundary (mls/interrupt.hpp, 10.8):
+  // the counts are those of the cases judged so far.
+  bool interrupted = false;
+  std::string interrupt_signal;  // "SIGINT", "SIGTERM"
+  int interrupt_exit = 0;        // 128 + the signal number
+  uint64_t cases_planned = 0;    // the cases the run set out to judge (0: not known)
   double seconds = 0;
-  int exit_code() const;  // 0 pass, 1 mismatch, 2 backend failure
+  void mark_interrupted();       // from mls::interrupt's state
+  uint64_t cases_done() const;   // every case counted in per_op
+  int exit_code() const;  // 0 pass, 1 mismatch, 2 backend failure; 130/143 interrupted
   nlohmann::json to_json() const;
   std::string junit_xml() const;
   void print_summary(std::ostream& os) const;
@@ -74,12 +84,20 @@ struct CampaignReport {
 // cause of a failed case, indented, for the human log.
 void print_mismatch(std::ostream& log, const CaseResult& r);
 
+// Counts a judged case in a progress meter (done, mismatches, backend failures,
+// skips); nothing when `m` is null. For loops outside this file (e.g. exhaustive
+// checks) that report like a campaign.
+void count_progress(progress::Meter* m, const CaseResult& r);
+
 // Called after every case (for the streaming results log).
 using CaseSink = std::function<void(const std::string& op, const Case&, const CaseResult&)>;
 
 CampaignReport run_random_campaign(Backend& backend, const CampaignOptions& opt, const CaseSink& sink,
                                    std::ostream& log);
+// Both loops stop at the next case boundary once mls::interrupt::requested(),
+// with the report marked interrupted.
 CampaignReport run_replay(Backend& backend, const std::vector<Case>& cases, const TierRequirement& tier,
-                          const Limits& limits, const CaseSink& sink, std::ostream& log, const std::string& label);
+                          const Limits& limits, const CaseSink& sink, std::ostream& log, const std::string& label,
+                          progress::Meter* progress = nullptr);
 
 }  // namespace mls::conformance

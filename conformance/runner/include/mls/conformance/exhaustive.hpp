@@ -85,6 +85,9 @@ struct ExhaustiveReport {
   uint64_t scale_mismatches = 0;
   std::vector<MismatchClass> classes;         // sorted by first input
   uint64_t classes_dropped = 0;               // classes beyond the limit (their inputs are counted)
+  // One deviation (10.7) that reproduces the first input of every element
+  // class at once, when there is one: {"cause_id", "cause", "classes"}; else null.
+  nlohmann::json diagnosis;
   nlohmann::json run = nlohmann::json::object();  // timings and rates: not part of the result
 
   PatternRange target() const;  // the shard's part, or `requested`
@@ -136,7 +139,9 @@ ExhaustiveReport merge_exhaustive(const std::vector<ExhaustiveReport>& parts, co
                                   bool require_complete);
 
 // Fills cause_id, cause and detail of every class from its first inputs
-// (10.7 hypotheses, judge.cpp) against the golden model.
+// (10.7 hypotheses, judge.cpp) against the golden model, and `diagnosis`:
+// a hypothesis that explains the first input of every class together (a
+// truncation gives many classes, some of which alone look like another cause).
 void diagnose_exhaustive(ExhaustiveReport& report);
 
 }  // namespace mls::conformance

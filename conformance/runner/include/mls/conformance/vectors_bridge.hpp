@@ -31,7 +31,9 @@ std::optional<vectors::Suite> case_to_suite(const Case& c, const std::string& so
 // error, status 2 (unsupported) and 3 (not run) and groups missing from the
 // results are skipped, never passed. round and philox groups are compared
 // bit for bit. Mismatches are printed to `log` naming the HDF5 group and case.
+// Stops at the next case once mls::interrupt::requested() (report marked interrupted).
 CampaignReport verify_results(const vectors::Suite& vec, const vectors::Suite& res, const TierRequirement& tier,
-                              const Limits& limits, const CaseSink& sink, std::ostream& log);
+                              const Limits& limits, const CaseSink& sink, std::ostream& log,
+                              progress::Meter* progress = nullptr);
 
 }  // namespace mls::conformance
