@@ -43,68 +43,166 @@ bool nonfinite(uint32_t bits) { return (bits & 0x7f800000u) == 0x7f800000u; }
 
 // ---- formats ------------------------------------------------------------------
 
-bool ElementDesc::valid_code(uint32_t code) const {
-  if (code > (sign_bit() | mag_mask())) return false;
+uint32_t GridDesc::max_code() const {
+  if (specials == MLS_SPECIALS_NAN_ALL_ONES) return mag_mask() - 1;
+  if (specials == MLS_SPECIALS_IEEE) return mag_mask() - (uint32_t(1) << M);  // the exponent field below all ones
+  return mag_mask();
+}
+
+bool GridDesc::valid_code(uint32_t code) const {
+  if (bits() < 32 && code >= (uint32_t(1) << bits())) return false;
+  if (encoding == MLS_ENCODING_TWOS_COMPLEMENT) return true;  // every pattern is an integer
   const uint32_t mag = code & mag_mask();
-  return !(zero_only && mag != 0 && (mag >> M) == 0);
+  return !(zero_only() && mag != 0 && (mag >> M) == 0);
 }
 
-std::string ElementDesc::name() const {
-  std::string s = "e" + num(E) + "m" + num(M);
+bool GridDesc::is_special(uint32_t code) const {
+  const uint32_t mag = code & mag_mask();
+  if (specials == MLS_SPECIALS_NAN_ALL_ONES) return mag == mag_mask();
+  if (specials == MLS_SPECIALS_IEEE) return (mag >> M) == (uint32_t(1) << E) - 1;
+  return false;
+}
+
+std::string GridDesc::name() const {
+  std::string s = std::string(is_signed ? "" : "u") + "e" + num(E) + "m" + num(M);
   if (bias != (E == 0 ? 0 : (1 << E) - 1)) s += "b" + num(bias);
-  return zero_only ? s + "z" : s;
+  if (zero_only()) s += "z";
+  if (zero == MLS_ZERO_NONE && is_signed) s += "nz";
+  if (specials == MLS_SPECIALS_IEEE) s += "i";
+  if (specials == MLS_SPECIALS_NAN_ALL_ONES) s += "n";
+  if (encoding == MLS_ENCODING_TWOS_COMPLEMENT) s += "c";
+  return s;
 }
 
-std::string ScaleDesc::name() const { return "g" + num(Eg) + "m" + num(Mg); }
+std::string FormatDesc::name() const {
+  // MLS group scales keep the short spelling of spec 2.7 (g4m1).
+  const bool mls_scale = !gs.is_signed && gs.zero == MLS_ZERO_NONE && gs.specials == MLS_SPECIALS_NONE &&
+                         gs.bias == (1 << gs.E) - 1;
+  return el.name() + "." + (mls_scale ? "g" + num(gs.E) + "m" + num(gs.M) : gs.name());
+}
 
-std::string FormatDesc::name() const { return el.name() + "." + gs.name(); }
+namespace {
+
+// An enumeration field: negative is invalid; above the values this header
+// names is a value this host does not know (a later revision's), so unsupported.
+void enum_field(int32_t v, int32_t known_max, const std::string& field) {
+  if (v < 0) bad(field + " = " + num(v) + " is negative");
+  if (v > known_max) unsupported(field + " = " + num(v) + " is not a value this host knows (0.." + num(known_max) + ")");
+}
+
+enum class Role { element, scale };
+
+GridDesc read_grid(const mls_minifloat_v2& m, Role role, const std::string& w) {
+  const bool el = role == Role::element;
+  in_range(m.is_signed, 0, 1, w + ".signed");
+  in_range(m.exp_bits, el ? 0 : 1, 8, w + ".exp_bits");
+  in_range(m.man_bits, 0, 23, w + ".man_bits");
+  in_range(m.bias, -100000, 100000, w + ".bias");
+  enum_field(m.zero, MLS_ZERO_NONE, w + ".zero");
+  enum_field(m.specials, MLS_SPECIALS_NAN_ALL_ONES, w + ".specials");
+  enum_field(m.encoding, MLS_ENCODING_TWOS_COMPLEMENT, w + ".encoding");
+  GridDesc g;
+  g.is_signed = m.is_signed != 0;
+  g.E = m.exp_bits;
+  g.M = m.man_bits;
+  g.bias = m.bias;
+  g.zero = m.zero;
+  g.specials = m.specials;
+  g.encoding = m.encoding;
+  // The combinations spec 1.x rules out (the golden model's Minifloat::validate).
+  if (g.zero_only() && g.E == 0)
+    bad(w + ".zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
+  if (g.specials == MLS_SPECIALS_IEEE && (g.E < 2 || g.M < 1))
+    bad(w + ".specials = ieee needs exp_bits >= 2 and man_bits >= 1 (Inf and NaN take the all-ones exponent field)");
+  if (g.specials == MLS_SPECIALS_NAN_ALL_ONES && (g.E < 1 || g.E + g.M < 2))
+    bad(w + ".specials = nan_all_ones needs exp_bits >= 1 and exp_bits + man_bits >= 2");
+  if (g.encoding == MLS_ENCODING_TWOS_COMPLEMENT) {
+    if (!el) bad(w + ".encoding = twos_complement is not allowed for a group-scale format (scales are positive)");
+    if (g.E != 0) bad(w + ".encoding = twos_complement needs exp_bits = 0 (an integer grid)");
+    if (!g.is_signed) bad(w + ".encoding = twos_complement needs signed = true");
+    if (g.specials != MLS_SPECIALS_NONE) bad(w + ".encoding = twos_complement needs specials = none");
+    if (g.zero != MLS_ZERO_SUBNORMAL) bad(w + ".encoding = twos_complement needs zero = subnormal");
+  }
+  if (el) {
+    if (g.E == 0 && g.M == 0)
+      bad(w + ".man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a non-zero value)");
+    if (!g.is_signed) bad(w + ".signed must be true for an element format");
+    if (g.zero == MLS_ZERO_NONE) bad(w + ".zero = none is not allowed for an element format (an element must be able to be zero)");
+  }
+  return g;
+}
+
+bool has_nan(const GridDesc& g) { return g.specials != MLS_SPECIALS_NONE; }
+
+}  // namespace
+
+ElementDesc read_element(const mls_minifloat_v2& m, const std::string& what) { return read_grid(m, Role::element, what); }
 
 FormatDesc read_format(const mls_format_v2* f, const std::string& what) {
   need_pointer(f, what);
-  const mls_minifloat_v2 &el = f->element, &sc = f->scale;
-  for (const auto* m : {&el, &sc}) {
-    const std::string w = what + (m == &el ? ".element" : ".group_scale");
-    in_range(m->is_signed, 0, 1, w + ".signed");
-    in_range(m->exp_bits, m == &el ? 0 : 1, 8, w + ".exp_bits");
-    in_range(m->man_bits, 0, 23, w + ".man_bits");
-    in_range(m->bias, -100000, 100000, w + ".bias");
-    in_range(m->zero, MLS_ZERO_SUBNORMAL, MLS_ZERO_NONE, w + ".zero");
-    in_range(m->specials, MLS_SPECIALS_NONE, MLS_SPECIALS_NAN_ALL_ONES, w + ".specials");
-    in_range(m->encoding, MLS_ENCODING_SIGN_MAGNITUDE, MLS_ENCODING_TWOS_COMPLEMENT, w + ".encoding");
-  }
-  in_range(f->tensor_scale, MLS_TSCALE_AMAX, MLS_TSCALE_ONE, what + ".tensor_scale");
-  in_range(f->scale_policy, MLS_SCALE_CEIL, MLS_SCALE_OCP, what + ".scale_policy");
-  in_range(f->signed_zero, MLS_SIGNED_ZERO_PRESERVE, MLS_SIGNED_ZERO_POSITIVE, what + ".signed_zero");
-  in_range(f->overflow, MLS_OVERFLOW_SATURATE, MLS_OVERFLOW_NAN, what + ".overflow");
-  in_range(f->nonfinite, MLS_NONFINITE_ERROR, MLS_NONFINITE_PROPAGATE, what + ".nonfinite");
-  if (!el.is_signed || el.zero == MLS_ZERO_NONE) bad(what + ".element: an element format is signed and has a zero");
-  // The spec-1.0 (MLS) members of the family; the others are skips.
-  if (el.specials != MLS_SPECIALS_NONE || el.encoding != MLS_ENCODING_SIGN_MAGNITUDE || sc.is_signed ||
-      sc.zero != MLS_ZERO_NONE || sc.specials != MLS_SPECIALS_NONE || sc.encoding != MLS_ENCODING_SIGN_MAGNITUDE ||
-      sc.bias != (1 << sc.exp_bits) - 1 || f->tensor_scale != MLS_TSCALE_AMAX || f->scale_policy == MLS_SCALE_OCP ||
-      f->overflow > MLS_OVERFLOW_ERROR || f->nonfinite != MLS_NONFINITE_ERROR)
-    fail(MLS_ERR_UNSUPPORTED, what + ": this host computes the spec-1.0 (MLS) members of the family only");
-  if (f->group_rank < 0) bad(what + ".group_rank = " + num(f->group_rank) + " is negative");
-  if (f->group_rank > 0 && !f->group_shape) bad(what + ".group_shape is NULL but group_rank = " + num(f->group_rank));
   FormatDesc d;
-  d.el.E = el.exp_bits;
-  d.el.M = el.man_bits;
-  d.el.bias = el.bias;
-  d.el.zero_only = el.zero == MLS_ZERO_ONLY;
-  if (d.el.zero_only && d.el.E == 0)
-    bad(what + ".element.zero = zero_only needs exp_bits >= 1 (with E = 0 every code has exponent field 0)");
-  if (d.el.E == 0 && d.el.M == 0)
-    bad(what + ".element.man_bits = 0 with exp_bits = 0 leaves only the value zero (an element format needs a "
-               "non-zero value)");
-  d.gs.Eg = sc.exp_bits;
-  d.gs.Mg = sc.man_bits;
+  d.el = read_grid(f->element, Role::element, what + ".element");
+  d.gs = read_grid(f->scale, Role::scale, what + ".group_scale");
+  enum_field(f->tensor_scale, MLS_TSCALE_ONE, what + ".tensor_scale");
+  enum_field(f->scale_policy, MLS_SCALE_OCP, what + ".scale_policy");
+  in_range(f->signed_zero, MLS_SIGNED_ZERO_PRESERVE, MLS_SIGNED_ZERO_POSITIVE, what + ".signed_zero");
+  enum_field(f->overflow, MLS_OVERFLOW_NAN, what + ".overflow");
+  enum_field(f->nonfinite, MLS_NONFINITE_PROPAGATE, what + ".nonfinite");
+  d.tensor_scale = f->tensor_scale;
   d.policy = f->scale_policy;
   d.poszero = f->signed_zero == MLS_SIGNED_ZERO_POSITIVE;
-  d.ovf_error = f->overflow == MLS_OVERFLOW_ERROR;
+  d.overflow = f->overflow;
+  d.nonfinite = f->nonfinite;
+  if (d.overflow == MLS_OVERFLOW_INFINITY && d.el.specials != MLS_SPECIALS_IEEE)
+    bad(what + ".overflow = infinity needs an element format with Inf (specials = ieee); " + d.el.name() + " has none");
+  if (d.overflow == MLS_OVERFLOW_NAN && !has_nan(d.el))
+    bad(what + ".overflow = nan needs an element format with a NaN code; " + d.el.name() + " has none");
+  if (d.nonfinite == MLS_NONFINITE_PROPAGATE) {
+    if (d.tensor_scale != MLS_TSCALE_ONE)
+      bad(what + ".nonfinite = propagate needs tensor_scale = one (a NaN or Inf has no tensor scale, 4.1.2)");
+    if (!has_nan(d.gs))
+      bad(what + ".nonfinite = propagate needs a group-scale format with a NaN code; " + d.gs.name() + " has none");
+  }
+  if (f->group_rank < 0) bad(what + ".group_rank = " + num(f->group_rank) + " is negative");
+  if (f->group_rank > 0 && !f->group_shape) bad(what + ".group_shape is NULL but group_rank = " + num(f->group_rank));
   for (int32_t i = 0; i < f->group_rank; ++i) {
     if (f->group_shape[i] < 0) bad(what + ".group_shape[" + num(i) + "] = " + num(f->group_shape[i]) + " is negative");
     d.group_shape.push_back(f->group_shape[i]);
   }
+  return d;
+}
+
+void require_mls(const FormatDesc& f, const std::string& what, const std::string& who) {
+  const GridDesc &e = f.el, &g = f.gs;
+  std::string why;
+  if (e.specials != MLS_SPECIALS_NONE) why = "element specials (NaN/Inf codes)";
+  else if (e.encoding != MLS_ENCODING_SIGN_MAGNITUDE) why = "a two's complement element";
+  else if (g.is_signed || g.zero != MLS_ZERO_NONE || g.specials != MLS_SPECIALS_NONE ||
+           g.encoding != MLS_ENCODING_SIGN_MAGNITUDE || g.bias != (1 << g.E) - 1)
+    why = "group scale " + g.name() + " (only unsigned, bias 2^Eg - 1, no zero, no specials)";
+  else if (f.tensor_scale != MLS_TSCALE_AMAX) why = "tensor_scale = one";
+  else if (f.policy > MLS_SCALE_FLOOR) why = "scale_policy " + num(f.policy);
+  else if (f.overflow > MLS_OVERFLOW_ERROR) why = "overflow to Inf/NaN";
+  else if (f.nonfinite != MLS_NONFINITE_ERROR) why = "nonfinite = propagate";
+  if (!why.empty()) unsupported(what + ": " + who + " computes the MLS members of the family (spec 1.0), not " + why);
+}
+
+CastDesc read_cast(const mls_cast_v2* c) {
+  need_pointer(c, "cast");
+  CastDesc d;
+  d.el = read_grid(c->element, Role::element, "cast.element");
+  check_rounding(&c->rounding);
+  d.rounding = c->rounding;
+  enum_field(c->overflow, MLS_OVERFLOW_NAN, "cast.overflow");
+  in_range(c->signed_zero, MLS_SIGNED_ZERO_PRESERVE, MLS_SIGNED_ZERO_POSITIVE, "cast.signed_zero");
+  d.overflow = c->overflow;
+  d.poszero = c->signed_zero == MLS_SIGNED_ZERO_POSITIVE;
+  if (d.overflow == MLS_OVERFLOW_INFINITY && d.el.specials != MLS_SPECIALS_IEEE)
+    bad("cast.overflow = infinity needs an element format with Inf (specials = ieee)");
+  if (d.overflow == MLS_OVERFLOW_NAN && !has_nan(d.el)) bad("cast.overflow = nan needs an element format with a NaN code");
+  if (c->scale_mant < 1) bad("cast.scale_mant = " + num(c->scale_mant) + " is not >= 1");
+  d.scale_mant = c->scale_mant;
+  d.scale_exp = c->scale_exp;
   return d;
 }
 
@@ -211,9 +309,8 @@ TensorView::TensorView(const mls_tensor_v2* t, const std::string& what)
   need_pointer(group_scales, what + ".group_scales");
   if ((tensor_scale >> 31) || tensor_scale == 0 || nonfinite(tensor_scale))
     bad(what + ".tensor_scale " + hex32(tensor_scale) + " is not a positive finite fp32");
-  const uint32_t gmax = fmt.gs.max_code();
   for (int64_t g = 0; g < layout.groups; ++g)
-    if (group_scales[g] > gmax)
+    if (!fmt.gs.valid_code(group_scales[g]))
       bad(what + ".group_scales[" + num(g) + "] = " + num(group_scales[g]) + " is not a valid code of " +
           fmt.gs.name());
   for (int64_t i = 0; i < layout.count; ++i)

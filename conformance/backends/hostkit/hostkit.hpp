@@ -67,35 +67,65 @@ void need_capacity(uint64_t have, int64_t need, const std::string& what);
 // MLS_ERR_INPUT naming `what` when a pointer the call needs is NULL.
 void need_pointer(const void* p, const std::string& what);
 
-// ---- formats (spec/02-format.md), as descriptors only ----------------------
-// The checked fields of mls_format_v2. No derived value (q_max, g_max, a
-// decoding): each implementation derives what it needs itself.
-struct ElementDesc {
+// ---- formats of the family (spec/01, 02), as descriptors only --------------
+// The checked fields of mls_minifloat_v2 / mls_format_v2 / mls_cast_v2. No
+// derived value (q_max, g_max, a decoding, emax): each implementation derives
+// what it needs itself.
+struct GridDesc {
+  bool is_signed = true;
   int E = 2, M = 1, bias = 3;
-  bool zero_only = false;
-  uint32_t sign_bit() const { return uint32_t(1) << (E + M); }
-  uint32_t mag_mask() const { return sign_bit() - 1; }
-  // A code of this element format (1.5: zero_only has no codes with
-  // exponent field 0 and a non-zero mantissa).
+  int32_t zero = MLS_ZERO_SUBNORMAL;            // MLS_ZERO_*
+  int32_t specials = MLS_SPECIALS_NONE;         // MLS_SPECIALS_*
+  int32_t encoding = MLS_ENCODING_SIGN_MAGNITUDE;  // MLS_ENCODING_*
+  bool zero_only() const { return zero == MLS_ZERO_ONLY; }
+  int bits() const { return (is_signed ? 1 : 0) + E + M; }
+  uint32_t sign_bit() const { return is_signed ? uint32_t(1) << (E + M) : 0; }
+  uint32_t mag_mask() const { return uint32_t((uint64_t(1) << (E + M)) - 1); }
+  // The largest magnitude code with a finite value (1.3, 1.6).
+  uint32_t max_code() const;
+  // A code of this grid (2.10): in range, no exponent-0 mantissa under
+  // zero_only; NaN and Inf codes count as codes (where the grid has them).
   bool valid_code(uint32_t code) const;
-  std::string name() const;  // e2m1, e2m1b2, e3m2z
+  bool is_special(uint32_t code) const;  // a NaN or Inf code
+  std::string name() const;               // e2m1, e2m1b2, e3m2z, e4m3b7n (n: NaN at all ones, i: IEEE), ue8m0b127
 };
-struct ScaleDesc {
-  int Eg = 4, Mg = 1;  // bias 2^Eg - 1, no zero (2.3)
-  uint32_t max_code() const { return uint32_t((uint64_t(1) << (Eg + Mg)) - 1); }
-  std::string name() const;  // g4m1
-};
+using ElementDesc = GridDesc;
+using ScaleDesc = GridDesc;
+
 struct FormatDesc {
   ElementDesc el;
   ScaleDesc gs;
-  int32_t policy = MLS_SCALE_CEIL;  // MLS_SCALE_*
-  bool poszero = false;             // signed_zero = positive
-  bool ovf_error = false;           // overflow = error
-  std::vector<int64_t> group_shape;  // as given; empty = the default layout
-  std::string name() const;          // e2m1.g4m1 (element and scale only)
+  int32_t tensor_scale = MLS_TSCALE_AMAX;      // MLS_TSCALE_*
+  int32_t policy = MLS_SCALE_CEIL;             // MLS_SCALE_*
+  bool poszero = false;                        // signed_zero = positive
+  int32_t overflow = MLS_OVERFLOW_SATURATE;    // MLS_OVERFLOW_*
+  int32_t nonfinite = MLS_NONFINITE_ERROR;     // MLS_NONFINITE_*
+  std::vector<int64_t> group_shape;            // as given; empty = the default layout
+  bool ovf_error() const { return overflow == MLS_OVERFLOW_ERROR; }
+  std::string name() const;  // element and scale grids, e.g. e2m1.g4m1 or e4m3b7n.ue8m0b127n
 };
+// Checks every field (MLS_ERR_INPUT naming it, as the golden model would).
+// An enumeration value beyond the ones this header names is MLS_ERR_UNSUPPORTED.
 FormatDesc read_format(const mls_format_v2* f, const std::string& what);
+// The element grid alone (MLS_OP_ROUND reads only format->element, overflow, signed_zero).
+ElementDesc read_element(const mls_minifloat_v2& m, const std::string& what);
 void check_rounding(const mls_rounding_v2* r);  // errors name rounding.mode / rounding.bits
+// MLS_ERR_UNSUPPORTED (message naming `who`) unless the format is a member of
+// the spec-1.0 MLS family: plain sign-magnitude elements without specials, an
+// unsigned 2^Eg - 1 biased group scale without zero or specials, the amax
+// tensor scale, ceil/nearest/floor, saturate/error, NaN/Inf inputs as errors.
+void require_mls(const FormatDesc& f, const std::string& what, const std::string& who);
+
+// A scalar rounding (cast, 3 and 4.5): code = round(x / s), s = scale_mant 2^scale_exp.
+struct CastDesc {
+  ElementDesc el;
+  mls_rounding_v2 rounding{};
+  int32_t overflow = MLS_OVERFLOW_SATURATE;
+  bool poszero = false;
+  int64_t scale_mant = 1;
+  int32_t scale_exp = 0;
+};
+CastDesc read_cast(const mls_cast_v2* c);
 
 // A shape of rank 1..max_rank, every extent >= 1, at most 2^40 elements.
 std::vector<int64_t> read_shape(int32_t rank, const int64_t* shape, const std::string& what, int max_rank = 16);

@@ -65,12 +65,12 @@ void put_format(std::vector<int64_t>& P, const Fmt& f) {
   P[25] = f.el.E;
   P[26] = f.el.M;
   P[27] = f.el.bias;
-  P[28] = f.el.zero_only;
-  P[29] = f.gs.Eg;
-  P[30] = f.gs.Mg;
+  P[28] = f.el.zero_only();
+  P[29] = f.gs.E;
+  P[30] = f.gs.M;
   P[31] = f.policy;
   P[32] = f.poszero;
-  P[33] = f.ovf_error;
+  P[33] = f.ovf_error();
 }
 
 const char* name() { return backend_name(); }
@@ -78,10 +78,12 @@ const char* name() { return backend_name(); }
 int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2* rounding, int32_t qarith,
                  const char* arith) {
   return guarded([&] {
-    if (qarith != MLS_QARITH_EXACT) mlshost::unsupported("this host computes the exact quantizer profile only");
-    if (op == MLS_OP_ROUND) mlshost::unsupported("round is not offered by this host");
+    if (op == MLS_OP_QUANTIZE && qarith != MLS_QARITH_EXACT)
+      mlshost::unsupported(std::string(backend_name()) + " quantizes exactly (qarith = exact), not the fp32 pipeline " +
+                           std::to_string(qarith));
+    if (op == MLS_OP_ROUND) mlshost::unsupported(std::string(backend_name()) + " has no round (cast) kernel");
     if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is unknown");
-    if (format) mlshost::read_format(format, "format");
+    if (format) mlshost::require_mls(mlshost::read_format(format, "format"), "format", backend_name());
     if (rounding) mlshost::check_rounding(rounding);
     if (op >= MLS_OP_CONV2D_FWD) check_arith(arith);
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -98,7 +100,7 @@ int32_t group_count(const mls_format_v2* format, int32_t rank, const int64_t* sh
 }
 
 int32_t round_values(const mls_cast_v2*, const uint32_t*, uint64_t, const uint32_t*, uint64_t, uint32_t*, uint64_t) {
-  return guarded([&] { mlshost::unsupported("round is not offered by this host"); });
+  return guarded([&] { mlshost::unsupported(std::string(backend_name()) + " has no round (cast) kernel"); });
 }
 
 int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape, const uint32_t* x, uint64_t n,
@@ -106,8 +108,11 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
                  const uint32_t* static_tensor_scale, uint32_t* tensor_scale_out, uint32_t* group_scales_out,
                  uint64_t group_capacity, uint32_t* elements_out, uint64_t element_capacity) {
   return guarded([&] {
-    if (qarith != MLS_QARITH_EXACT) mlshost::unsupported("this host computes the exact quantizer profile only");
+    if (qarith != MLS_QARITH_EXACT)
+      mlshost::unsupported(std::string(backend_name()) + " quantizes exactly (qarith = exact), not the fp32 pipeline " +
+                           std::to_string(qarith));
     const Fmt f = mlshost::read_format(format, "format");
+    mlshost::require_mls(f, "format", backend_name());
     mlshost::check_rounding(rounding);
     const std::vector<int64_t> s = mlshost::read_shape(rank, shape, "shape");
     const Layout L(f, s, "format");
@@ -170,6 +175,7 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
 int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     const Tensor tt(t, "tensor");
+    mlshost::require_mls(tt.fmt, "tensor.format", backend_name());
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, tt.layout.count, "y_out");
     std::vector<int64_t> P(40, 0);
@@ -187,7 +193,7 @@ int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
 // Bit lengths of the integers the conv kernel multiplies (6.16: k 2^base
 // with base the exponent of the subnormal ulp; gs 2^gbase).
 int elem_bits(const mlshost::ElementDesc& e) { return e.E == 0 ? e.M : e.M + 1 + (1 << e.E) - 2; }
-int scale_bits(const mlshost::ScaleDesc& g) { return g.Mg + 1 + (1 << g.Eg) - 1; }
+int scale_bits(const mlshost::ScaleDesc& g) { return g.M + 1 + (1 << g.E) - 1; }
 int ceil_log2(uint64_t n) {
   int b = 0;
   while ((uint64_t(1) << b) < n) ++b;
@@ -212,8 +218,8 @@ void run_reduction(std::vector<int64_t>& P, const Tensor& a, const Tensor& b, in
   P[73] = b.fmt.el.E;
   P[74] = b.fmt.el.M;
   P[75] = b.fmt.el.bias;
-  P[76] = a.fmt.gs.Mg;
-  P[77] = b.fmt.gs.Mg;
+  P[76] = a.fmt.gs.M;
+  P[77] = b.fmt.gs.M;
   auto unpack = [](uint32_t bits, uint64_t& m, int64_t& e) {
     const uint32_t ef = (bits >> 23) & 0xff, f = bits & 0x7fffff;
     m = ef ? (f | 0x800000u) : f;
@@ -225,9 +231,9 @@ void run_reduction(std::vector<int64_t>& P, const Tensor& a, const Tensor& b, in
   unpack(b.tensor_scale, mb, eb);
   P[78] = static_cast<int64_t>(ma * mb);
   P[79] = ea + eb + (1 - a.fmt.el.bias - a.fmt.el.M) + (1 - b.fmt.el.bias - b.fmt.el.M) -
-          ((int64_t(1) << a.fmt.gs.Eg) - 1) - a.fmt.gs.Mg - ((int64_t(1) << b.fmt.gs.Eg) - 1) - b.fmt.gs.Mg;
-  P[80] = a.fmt.gs.Eg;
-  P[81] = b.fmt.gs.Eg;
+          ((int64_t(1) << a.fmt.gs.E) - 1) - a.fmt.gs.M - ((int64_t(1) << b.fmt.gs.E) - 1) - b.fmt.gs.M;
+  P[80] = a.fmt.gs.E;
+  P[81] = b.fmt.gs.E;
   P[82] = a.tensor_scale;
   P[83] = b.tensor_scale;
   const size_t na = static_cast<size_t>(a.layout.count), nb = static_cast<size_t>(b.layout.count);
@@ -245,6 +251,8 @@ int32_t conv2d(const mls_conv2d_v2* params, const mls_tensor_v2* a, const mls_te
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
+    mlshost::require_mls(ta.fmt, "a.format", backend_name());
+    mlshost::require_mls(tb.fmt, "b.format", backend_name());
     const mlshost::ConvGeom g = mlshost::read_conv(params, ta.shape, tb.shape, out_rank, out_shape);
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, g.out_count(), "y_out");
@@ -261,6 +269,8 @@ int32_t gemm(const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith, 
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
+    mlshost::require_mls(ta.fmt, "a.format", backend_name());
+    mlshost::require_mls(tb.fmt, "b.format", backend_name());
     if (ta.shape.size() != 2) bad("a.shape has rank " + std::to_string(ta.shape.size()) + "; gemm needs (M,K)");
     if (tb.shape.size() != 2) bad("b.shape has rank " + std::to_string(tb.shape.size()) + "; gemm needs (K,N)");
     if (tb.shape[0] != ta.shape[1])

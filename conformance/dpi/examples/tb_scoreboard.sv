@@ -17,7 +17,8 @@
 //                   against the golden model's too
 // Ends with "scoreboard: PASS ..." or "scoreboard: FAIL ..." and $fatal(1) on any
 // mismatch (or when nothing was checked). Parameters: the DUT's (E, M, BIAS,
-// ZERO_ONLY, EG, MG) and FORMAT, the same format as the golden model's short name.
+// ZERO_ONLY, EG, MG, SPECIALS, BIASG), GSPECIALS and FORMAT, the same format as
+// the golden model names it (a short name or a profile: "e2m1.g4m1", "mxfp8-e4m3").
 module tb_scoreboard;
   import mls_pkg::*;
 
@@ -27,10 +28,14 @@ module tb_scoreboard;
   parameter int ZERO_ONLY = 0;
   parameter int EG = 4;
   parameter int MG = 1;
+  parameter int SPECIALS = 0;  // element specials: 0 none, 1 IEEE (E5M2), 2 NaN at all ones (E4M3)
+  parameter int BIASG = (1 << EG) - 1;  // group-scale bias (127 for E8M0)
+  parameter int GSPECIALS = 0;  // 2: the scale grid's all-ones code is NaN (E8M0), never driven
   parameter string FORMAT = "e2m1.g4m1";
 
   localparam int CW = E + M + 1;  // element code bits
   localparam int GW = EG + MG;  // group-scale code bits
+  localparam int GS_TOP = (1 << GW) - 1 - (GSPECIALS == 2 ? 1 : 0);  // the largest finite scale code
 
   logic clk = 1'b0;
   always #5 clk = ~clk;
@@ -50,7 +55,9 @@ module tb_scoreboard;
       .BIAS(BIAS),
       .ZERO_ONLY(ZERO_ONLY),
       .EG(EG),
-      .MG(MG)
+      .MG(MG),
+      .SPECIALS(SPECIALS),
+      .BIASG(BIASG)
   ) dut (
       .clk(clk),
       .in_valid(in_valid),
@@ -166,7 +173,7 @@ module tb_scoreboard;
     end
     // exponent of S_t S_g, then a binade from below the subnormals to just above q_max
     k = (1 - BIAS - M - 2) + int'(rnd() % 32'((1 << E) + M + 2));
-    e = int'(st[30:23]) + (int'(gs) >> MG) - ((1 << EG) - 1) + k;
+    e = int'(st[30:23]) + (int'(gs) >> MG) - BIASG + k;
     r = rnd();
     if (e >= 255) e = 254;
     if (e <= 0) return {r[31], 8'd0, r[22:0]};  // subnormal
@@ -196,7 +203,7 @@ module tb_scoreboard;
       L = 64'((1 << M) + int'(rnd() % 32'(1 << M)));
     end
     P = (2 * L + 64'(r[31])) * mst * msg;  // r[31]: a midpoint, else on the grid
-    e = ue - 1 + (int'(st[30:23]) - 127 - 7) + (int'(gs) >> MG) - ((1 << EG) - 1) - MG;
+    e = ue - 1 + (int'(st[30:23]) - 127 - 7) + (int'(gs) >> MG) - BIASG - MG;
     if (P == 0) begin
       x = {r[30], 31'd0};
       return 1;
@@ -222,7 +229,12 @@ module tb_scoreboard;
     for (int i = 0; i < n; i++) begin
       r1 = rnd();
       r2 = rnd();
-      gs = GW'(rnd());
+      // a scale code: any finite one, or (wide grids like E8M0) mostly near 1
+      r1 = rnd();
+      if (GW >= 6 && r1[1:0] != 2'd0) gs = GW'(BIASG << MG) + GW'(r1[10:2] % 32'(17 << MG)) - GW'(8 << MG);
+      else gs = GW'(rnd() % 32'(GS_TOP + 1));
+      if (int'(gs) > GS_TOP) gs = GW'(GS_TOP);
+      r1 = rnd();
       if (r1[1:0] != 2'd0 || !exact_x(x, st, gs)) begin  // one case in four on the grid or a midpoint
         st = {1'b0, 8'(107 + int'(r1 % 41)), r2[22:0]};
         if (r1[31:27] == 5'd0) st = {1'b0, 8'd0, r2[22:0] | 23'd1};  // a subnormal tensor scale
@@ -293,8 +305,8 @@ module tb_scoreboard;
     int n = 20000, seed = 1, wait_clocks;
     void'($value$plusargs("n=%d", n));
     if ($value$plusargs("seed=%d", seed)) rs ^= 64'(seed) * 64'h100000001b3;
-    $display("scoreboard: %s, DUT e%0dm%0d bias %0d zero_only %0d g%0dm%0d, golden model %s", mls_dpi_version(), E,
-             M, BIAS, ZERO_ONLY, EG, MG, FORMAT);
+    $display("scoreboard: %s, DUT e%0dm%0d bias %0d zero_only %0d specials %0d, scale e%0dm%0d bias %0d, golden model %s",
+             mls_dpi_version(), E, M, BIAS, ZERO_ONLY, SPECIALS, EG, MG, BIASG, FORMAT);
     if ($value$plusargs("hex=%s", hex)) run_hex(hex);
     else run_random(n);
     @(negedge clk);

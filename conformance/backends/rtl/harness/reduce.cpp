@@ -53,10 +53,11 @@ std::string model_names() {
 
 // The dot-product model for an operand format (E >= 1, default bias, Eg, Mg) and profile.
 DotUnit* find_dot(const FormatDesc& f, const Profile& p) {
+  mlshost::require_mls(f, "format", "mls-rtl's dot-product unit");
   if (f.el.E < 1 || f.el.bias != (1 << f.el.E) - 1)
     mlshost::unsupported("mls-rtl's dot-product unit needs E >= 1 and the default element bias");
   for (auto* u : dot_units())
-    if (u->E == f.el.E && u->M == f.el.M && u->Eg == f.gs.Eg && u->Mg == f.gs.Mg &&
+    if (u->E == f.el.E && u->M == f.el.M && u->Eg == f.gs.E && u->Mg == f.gs.M &&
         (p.exact ? u->exact : (!u->exact && u->F == p.F && u->W == p.W && u->ovf_policy == p.ovf)))
       return u;
   mlshost::unsupported("mls-rtl has no dot-product model for " + f.name() + " and this arith (models: " +
@@ -65,7 +66,9 @@ DotUnit* find_dot(const FormatDesc& f, const Profile& p) {
 
 DotUnit* unit_for(const TensorView& A, const TensorView& B, const Profile& p, int64_t reduction) {
   const auto &a = A.fmt, &b = B.fmt;
-  if (a.el.E != b.el.E || a.el.M != b.el.M || a.el.bias != b.el.bias || a.gs.Eg != b.gs.Eg || a.gs.Mg != b.gs.Mg)
+  mlshost::require_mls(a, "a.format", "mls-rtl's dot-product unit");
+  mlshost::require_mls(b, "b.format", "mls-rtl's dot-product unit");
+  if (a.el.E != b.el.E || a.el.M != b.el.M || a.el.bias != b.el.bias || a.gs.E != b.gs.E || a.gs.M != b.gs.M)
     mlshost::unsupported("mls-rtl's dot-product unit takes two operands of the same element and scale format");
   DotUnit* u = find_dot(a, p);
   if (p.exact) {

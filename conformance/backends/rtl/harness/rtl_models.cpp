@@ -22,9 +22,9 @@ constexpr uint64_t kStall = 4096;  // clocks without progress before the harness
 template <class V>
 class QuantImpl final : public QuantUnit {
  public:
-  QuantImpl(const char* n, int e, int m, int b, int z, int eg, int mg) {
+  QuantImpl(const char* n, int e, int m, int b, int z, int eg, int mg, int sp, int bg, int gsp) {
     name = n;
-    E = e, M = m, bias = b, zero_only = z, Eg = eg, Mg = mg;
+    E = e, M = m, bias = b, zero_only = z, Eg = eg, Mg = mg, specials = sp, biasg = bg, gspecials = gsp;
     ctx_ = std::make_unique<VerilatedContext>();
     model_ = std::make_unique<V>(ctx_.get(), n);
     model_->clk = 0;
@@ -168,7 +168,8 @@ class DotImpl final : public DotUnit {
 const std::vector<QuantUnit*>& quant_units() {
   static const std::vector<QuantUnit*> units = [] {
     std::vector<QuantUnit*> u;
-#define MLS_RTL_Q(V, NAME, E, M, B, Z, EG, MG) u.push_back(new QuantImpl<V>(NAME, E, M, B, Z, EG, MG));
+#define MLS_RTL_Q(V, NAME, E, M, B, Z, EG, MG, SP, BG, GSP) \
+  u.push_back(new QuantImpl<V>(NAME, E, M, B, Z, EG, MG, SP, BG, GSP));
     MLS_RTL_QUANT_LIST(MLS_RTL_Q)
 #undef MLS_RTL_Q
     return u;

@@ -41,7 +41,10 @@ class QuantUnit {
   virtual void run(const QuantIn* in, size_t n, QuantOut* out) = 0;
   virtual QuantStats stats() = 0;
   int E = 0, M = 0, bias = 0, zero_only = 0, Eg = 0, Mg = 0;
-  std::string name;  // "e2m1.g4m1"
+  int specials = 0;   // element specials: 0 none, 1 IEEE, 2 NaN at the all-ones magnitude (MLS_SPECIALS_*)
+  int biasg = 0;      // group-scale bias (2^Eg - 1 for MLS, 127 for E8M0)
+  int gspecials = 0;  // group-scale specials (E8M0: 2, its code 0xff is NaN)
+  std::string name;   // "e2m1.g4m1", "e4m3.e8m0"
 };
 
 // ---- dot-product unit (rtl/mls_dot.sv) -------------------------------------------

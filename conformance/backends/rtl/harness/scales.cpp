@@ -39,21 +39,34 @@ Val fp32(uint32_t b) {
   return ef ? Val{f | 0x800000u, int64_t(ef) - 150} : Val{f, -149};
 }
 
-// q_max, the largest element magnitude (1.3): every mantissa bit set in the top binade.
+// q_max, the largest finite element magnitude (1.3, 1.6).
 Val qmax(const mlshost::ElementDesc& el) {
   if (el.E == 0) return {(u128(1) << el.M) - 1, 1 - int64_t(el.bias) - el.M};
-  return {(u128(1) << (el.M + 1)) - 1, ((int64_t(1) << el.E) - 1) - el.bias - el.M};
+  const uint32_t c = el.max_code(), ef = c >> el.M, f = c & ((1u << el.M) - 1);
+  return {(u128(1) << el.M) | f, int64_t(ef) - el.bias - el.M};
 }
 
-// The group-scale value of a code (2.3): bias 2^Eg - 1, no zero, no subnormals.
+// The value of a code of a scale grid without zero or subnormals (2.3): MLS
+// group scales (bias 2^Eg - 1), E8M0 (bias 127).
 Val gscale(const mlshost::ScaleDesc& g, uint32_t code) {
-  const uint32_t f = code & ((1u << g.Mg) - 1), ef = code >> g.Mg;
-  return {(u128(1) << g.Mg) | f, int64_t(ef) - ((int64_t(1) << g.Eg) - 1) - g.Mg};
+  const uint32_t f = code & ((1u << g.M) - 1), ef = code >> g.M;
+  return {(u128(1) << g.M) | f, int64_t(ef) - g.bias - g.M};
+}
+
+// The divisor D of the group-scale rule: q_max, or 2^emax for ocp.
+Val divisor(const mlshost::FormatDesc& f) {
+  const Val q = qmax(f.el);
+  if (f.policy != MLS_SCALE_OCP) return q;
+  return {1, bits(q.m) - 1 + q.e};
 }
 
 }  // namespace
 
 bool tensor_scale(const mlshost::FormatDesc& f, uint32_t amax, uint32_t* st) {
+  if (f.tensor_scale == MLS_TSCALE_ONE) {
+    *st = 0x3f800000u;
+    return true;
+  }
   const Val a = fp32(amax), d = mul(qmax(f.el), gscale(f.gs, f.gs.max_code()));
   auto enough = [&](uint32_t s) { return cmp(mul(fp32(s), d), a) >= 0; };
   uint32_t lo = 1, hi = 0x7f7fffffu;  // the positive finite fp32 codes, in value order
@@ -68,7 +81,7 @@ bool tensor_scale(const mlshost::FormatDesc& f, uint32_t amax, uint32_t* st) {
 }
 
 uint32_t group_scale_code(const mlshost::FormatDesc& f, uint32_t st, uint32_t gmax) {
-  const Val a = fp32(gmax), x = mul(fp32(st), qmax(f.el));
+  const Val a = fp32(gmax), x = mul(fp32(st), divisor(f));
   const uint32_t top = f.gs.max_code();
   if (a.m == 0) return 0;
   auto at = [&](uint32_t c) { return mul(gscale(f.gs, c), x); };
@@ -90,7 +103,7 @@ uint32_t group_scale_code(const mlshost::FormatDesc& f, uint32_t st, uint32_t gm
     if (cmp(at(mid), a) <= 0) lo = mid;
     else hi = mid - 1;
   }
-  if (f.policy == MLS_SCALE_FLOOR || lo == top || cmp(at(lo), a) == 0) return lo;
+  if (f.policy != MLS_SCALE_NEAREST || lo == top || cmp(at(lo), a) == 0) return lo;  // floor, ocp
   // nearest: 2 a_G against S_g(lo) + S_g(lo + 1), both times S_t q_max.
   const Val g0 = gscale(f.gs, lo), g1 = gscale(f.gs, lo + 1);  // g1.e is g0.e or g0.e + 1
   const Val sum{g0.m + (g1.m << (g1.e - g0.e)), g0.e};

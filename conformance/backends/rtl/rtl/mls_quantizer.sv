@@ -27,7 +27,9 @@
 // Seeded bugs for the conformance proof (README.md, "Mutants"), off unless
 // defined: MLS_RTL_BUG_TIE (rne ties go away from zero), MLS_RTL_BUG_SR_CARRY
 // (the sr adder's carry-in is 1: away when T + r + 1 >= 2^R),
-// MLS_RTL_BUG_SR_LOWBITS (sr takes r from the low R bits of the word).
+// MLS_RTL_BUG_SR_LOWBITS (sr takes r from the low R bits of the word),
+// MLS_RTL_BUG_MX_NAN (SPECIALS = 2 forgets its NaN: the all-ones magnitude,
+// E4M3's 0x7f, becomes q_max).
 module mls_quantizer #(
     parameter int E         = 2,            // element exponent bits (0..8)
     parameter int M         = 1,            // element mantissa bits
@@ -59,7 +61,11 @@ module mls_quantizer #(
   // The largest exponent field of a finite code, and q_max's code (1.3, 1.6).
   localparam int EMAXF = (E == 0) ? 0 : (SPECIALS == 1) ? (1 << E) - 2 : (1 << E) - 1;
   localparam logic [E+M-1:0] ALL1 = {(E + M) {1'b1}};
+`ifdef MLS_RTL_BUG_MX_NAN
+  localparam logic [E+M-1:0] QMAX = (SPECIALS == 1) ? ALL1 - (E + M)'((1 << M)) : ALL1;  // E4M3's NaN as q_max
+`else
   localparam logic [E+M-1:0] QMAX = (SPECIALS == 1) ? ALL1 - (E + M)'((1 << M)) : (SPECIALS == 2) ? ALL1 - 1'b1 : ALL1;
+`endif
   // Exponent of |v| at and above which |v| >= 2^(binade of q_max + 1) > q_max: overflow.
   localparam int LE_OVF = (E == 0) ? 1 - BIAS : EMAXF - BIAS + 1;
   localparam int EMIN = 1 - BIAS;  // exponent of the smallest normal
@@ -230,7 +236,11 @@ module mls_quantizer #(
     hi = zo_gap ? (E + M)'(1 << M) : lo + 1'b1;
     // above q_max: beyond its binade, or lo past the largest finite code (a
     // special's position), or lo = q_max with something left over
+`ifdef MLS_RTL_BUG_MX_NAN
+    ovf = !f_zero && (f_le >= XW'(LE_OVF) || (lo == QMAX && inexact));
+`else
     ovf = !f_zero && (f_le >= XW'(LE_OVF) || (SPECIALS == 2 && lo == ALL1) || (lo == QMAX && inexact));
+`endif
     // sr (3.4, integer form): T = the top R bits of the fraction, r = the
     // top R bits of the word; away iff T + r >= 2^R
 `ifdef MLS_RTL_BUG_SR_LOWBITS

@@ -17,6 +17,7 @@ struct Expect {
   const char* cause_id;
   const char* op;
   std::vector<std::string> modes;
+  const char* format = "mls-e2m1";
 };
 
 const std::vector<Expect> kCatalogue = {
@@ -25,6 +26,7 @@ const std::vector<Expect> kCatalogue = {
     {"sr_lowbits", "sr_bits", "quantize", {"sr"}},
     {"acc_narrow", "accumulator_overflow", "gemm", {}},
     {"acc_narrow", "accumulator_overflow", "conv2d", {}},  // the same unit under the conv lowering
+    {"mx_nan", "MX_NAN_CAUSE", "quantize", {}, "mxfp8-e4m3"},  // the MX E4M3 quantizer
 };
 
 // Test names and failure messages show the mutant, not the struct's bytes.
@@ -33,11 +35,12 @@ void PrintTo(const Expect& e, std::ostream* os) { *os << e.mutant << " (" << e.o
 constexpr int64_t kCaseBudget = 200;  // cases within which each bug must be caught
 
 CampaignReport campaign(const std::string& lib, const std::vector<std::string>& ops,
-                        const std::vector<std::string>& modes, uint64_t seed, int64_t cases, std::ostringstream& log) {
+                        const std::vector<std::string>& modes, const std::string& format, uint64_t seed,
+                        int64_t cases, std::ostringstream& log) {
   auto b = make_library_backend(lib);
   CampaignOptions o;
   o.ops = ops;
-  o.formats = {"mls-e2m1"};
+  o.formats = {format};
   o.modes = modes;
   o.cases = cases;
   o.seed = seed;
@@ -55,7 +58,7 @@ TEST_P(RtlMutant, CaughtAndDiagnosed) {
   for (uint64_t seed : {1u, 2u}) {
     SCOPED_TRACE("mutant " + std::string(e.mutant) + " seed " + std::to_string(seed));
     std::ostringstream log;
-    const CampaignReport rep = campaign(lib, {e.op}, e.modes, seed, kCaseBudget, log);
+    const CampaignReport rep = campaign(lib, {e.op}, e.modes, e.format, seed, kCaseBudget, log);
     EXPECT_EQ(rep.exit_code(), 1) << log.str();
     bool caught = false;
     for (const auto& [op, t] : rep.per_op) {
@@ -132,5 +135,28 @@ TEST(RtlBackend, UnbuiltFormatsAreSkipped) {
   for (const auto& [op, t] : rep.per_op) {
     EXPECT_EQ(t.passed, 0) << op;
     EXPECT_EQ(t.skipped, 20) << op;
+  }
+}
+
+// The OCP MX configurations of the quantizer (E4M3, E5M2, E2M3, E3M2, E2M1
+// elements with an E8M0 scale, host-side OCP scale rule, no tensor scale)
+// pass the runner's campaigns of the MX profiles, and most cases are judged:
+// the skips are the inputs with NaN or Inf, which the RTL does not compute.
+TEST(RtlBackend, PassesMxProfileCampaigns) {
+  for (const char* fmt : {"mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e2m3", "mxfp6-e3m2", "mxfp4"}) {
+    SCOPED_TRACE(fmt);
+    auto b = make_library_backend(MLS_RTL_BACKEND_LIB);
+    CampaignOptions o;
+    o.ops = {"quantize"};
+    o.formats = {fmt};
+    o.cases = kCaseBudget;
+    o.seed = 4;
+    o.save_dir = "";
+    std::ostringstream log;
+    const CampaignReport rep = run_random_campaign(*b, o, {}, log);
+    EXPECT_EQ(rep.exit_code(), 0) << log.str();
+    const Tally& t = rep.per_op.at("quantize");
+    EXPECT_EQ(t.mismatched, 0) << log.str();
+    EXPECT_GE(t.passed, kCaseBudget * 3 / 4) << log.str();
   }
 }
