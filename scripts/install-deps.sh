@@ -8,7 +8,7 @@ PKGS=(
   libboost-dev librapidcheck-dev libgtest-dev libgmock-dev googletest
   nlohmann-json3-dev libhdf5-dev hdf5-tools libmpfr-dev libgmp-dev
   libcli11-dev libbenchmark-dev
-  python3 python3-numpy python3-h5py python3-venv
+  python3 python3-numpy python3-h5py python3-venv python3-tqdm
   verilator iverilog python3-matplotlib python3-sklearn
   pocl-opencl-icd ocl-icd-opencl-dev opencl-headers opencl-c-headers clinfo
   clang-14 libclang-rt-14-dev  # the libFuzzer harnesses of fuzz/ (scripts/fuzz.sh; libFuzzer ships in libclang-rt)

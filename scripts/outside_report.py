@@ -36,6 +36,8 @@ import sys
 import tempfile
 import time
 
+from tqdm import tqdm  # Debian python3-tqdm (scripts/install-deps.sh)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ADAPTERS = os.path.join(ROOT, "conformance", "python", "adapters")
 DOCS = os.path.join(ROOT, "docs")
@@ -256,11 +258,11 @@ def main() -> int:
         return ci_check(args, work)
     libs = args.libs.split(",")
     results = []
-    for i, (lib, script, extra, op, formats, modes, arith, cases, ci) in enumerate(CAMPAIGNS):
-        if lib not in libs:
-            continue
+    todo = [(i, spec) for i, spec in enumerate(CAMPAIGNS) if spec[0] in libs]
+    bar = tqdm(todo, desc="outside campaigns", unit="campaign", file=sys.stderr)  # progress (issue 17)
+    for i, (lib, script, extra, op, formats, modes, arith, cases, ci) in bar:
         n = max(1, int(cases * args.scale))
-        sys.stderr.write(f"[{lib}] {op} {extra} {modes} {arith}: {n} cases ...\n")
+        bar.set_postfix_str(f"{lib} {op} {modes} {arith or 'exact'}: {n} cases")
         c = campaign(args, lib, script, extra, op, formats, modes, arith, n, work, f"c{i}")
         c["ci"] = None
         if ci:
