@@ -1,13 +1,15 @@
-// The C ABI argument checks of mls-fast (conformance/backends/fast/checks.cpp)
-// through its table, as the runner calls it: mls_backend_get(1) and then
-// supports, group_count, quantize, dequantize, conv2d and gemm with
-// descriptors, shapes, counts, capacities, codes and arithmetic-profile text
-// from the input. Buffers are always as large as the counts the harness
-// passes (the caller's side of the contract); everything else may be
-// inconsistent. Properties: a status in 0..4; a failed call leaves a
-// non-empty last_error(); a successful quantize writes codes its format
-// allows. About half the inputs are steered to consistent calls so the
-// arithmetic behind the checks is reached too.
+// The C ABI v2 argument checks of mls-fast (conformance/backends/fast/checks.cpp)
+// through its table, as the runner calls it: mls_backend_get(2) and then
+// supports, group_count, round (the cast entry), quantize (with a quantizer
+// arithmetic profile), dequantize, conv2d and gemm with descriptors, shapes,
+// counts, capacities, codes and arithmetic-profile text from the input.
+// Buffers are always as large as the counts the harness passes (the caller's
+// side of the contract); everything else may be inconsistent. About half the
+// inputs are steered to consistent calls, half of those to the family's named
+// formats (MX, NVFP4) and every MLS_QARITH_* profile, so the arithmetic behind
+// the checks is reached too. Properties: a status in 0..4; a failed call
+// leaves a non-empty last_error(); a successful quantize writes codes its
+// format allows and a positive finite tensor scale.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstring>
@@ -30,8 +32,44 @@ struct Fmt {
   std::vector<int64_t> gs;
 };
 
+// The named formats of the family (spec 5.3) as the runner resolves them:
+// element and scale minifloats and rules; the block becomes a group shape.
+struct Preset {
+  mls_minifloat_v2 element, scale;
+  int32_t tensor_scale, scale_policy, nonfinite, block;
+};
+constexpr Preset kFamily[] = {
+    {{1, 4, 3, 7, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NAN_ALL_ONES, 0}, {0, 8, 0, 127, MLS_ZERO_NONE, MLS_SPECIALS_NAN_ALL_ONES, 0},
+     MLS_TSCALE_ONE, MLS_SCALE_OCP, MLS_NONFINITE_PROPAGATE, 32},  // mxfp8-e4m3
+    {{1, 5, 2, 15, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_IEEE, 0}, {0, 8, 0, 127, MLS_ZERO_NONE, MLS_SPECIALS_NAN_ALL_ONES, 0},
+     MLS_TSCALE_ONE, MLS_SCALE_OCP, MLS_NONFINITE_PROPAGATE, 32},  // mxfp8-e5m2
+    {{1, 2, 3, 1, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NONE, 0}, {0, 8, 0, 127, MLS_ZERO_NONE, MLS_SPECIALS_NAN_ALL_ONES, 0},
+     MLS_TSCALE_ONE, MLS_SCALE_OCP_CEIL, MLS_NONFINITE_PROPAGATE, 32},  // mxfp6-e2m3, torchao CEIL
+    {{1, 2, 1, 1, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NONE, 0}, {0, 8, 0, 127, MLS_ZERO_NONE, MLS_SPECIALS_NAN_ALL_ONES, 0},
+     MLS_TSCALE_ONE, MLS_SCALE_OCP_EVEN, MLS_NONFINITE_PROPAGATE, 32},  // mxfp4, torchao EVEN
+    {{1, 0, 7, 0, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NONE, MLS_ENCODING_TWOS_COMPLEMENT},
+     {0, 8, 0, 127, MLS_ZERO_NONE, MLS_SPECIALS_NAN_ALL_ONES, 0}, MLS_TSCALE_ONE, MLS_SCALE_OCP, MLS_NONFINITE_PROPAGATE,
+     32},  // mxint8
+    {{1, 2, 1, 1, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NONE, 0}, {0, 4, 3, 7, MLS_ZERO_SUBNORMAL, MLS_SPECIALS_NAN_ALL_ONES, 0},
+     MLS_TSCALE_AMAX, MLS_SCALE_NEAREST, MLS_NONFINITE_ERROR, 16},  // nvfp4
+};
+
 Fmt make_format(FuzzedDataProvider& p, bool sane) {
   Fmt m;
+  if (sane && p.ConsumeBool()) {  // a member of the family, block along the last axis of a rank-1..2 tensor
+    const Preset& f = kFamily[p.ConsumeIntegralInRange<size_t>(0, std::size(kFamily) - 1)];
+    m.f.element = f.element;
+    m.f.scale = f.scale;
+    m.f.tensor_scale = f.tensor_scale;
+    m.f.scale_policy = f.scale_policy;
+    m.f.nonfinite = f.nonfinite;
+    m.f.overflow = p.ConsumeIntegralInRange<int32_t>(MLS_OVERFLOW_SATURATE, MLS_OVERFLOW_NAN);
+    m.f.signed_zero = p.ConsumeIntegralInRange<int32_t>(0, 1);
+    m.gs = p.ConsumeBool() ? std::vector<int64_t>{f.block} : std::vector<int64_t>{1, f.block};
+    m.f.group_rank = static_cast<int32_t>(m.gs.size());
+    m.f.group_shape = m.gs.data();
+    return m;
+  }
   auto pick = [&](int lo, int hi, int wild_lo, int wild_hi) {
     return sane ? p.ConsumeIntegralInRange<int32_t>(lo, hi) : p.ConsumeIntegralInRange<int32_t>(wild_lo, wild_hi);
   };
@@ -54,7 +92,7 @@ Fmt make_format(FuzzedDataProvider& p, bool sane) {
   g.specials = pick(0, 2, -1, 4);
   g.encoding = pick(0, 0, -1, 3);
   m.f.tensor_scale = pick(0, 1, -1, 3);
-  m.f.scale_policy = pick(0, 3, -1, 5);
+  m.f.scale_policy = pick(0, 5, -1, 7);
   m.f.signed_zero = pick(0, 1, -1, 3);
   m.f.overflow = pick(0, 3, -1, 5);
   m.f.nonfinite = pick(0, 1, -1, 3);
@@ -132,8 +170,8 @@ void check_status(int32_t st, const char* call) {
 
 std::string arith_text(FuzzedDataProvider& p, bool sane) {
   static const char* known[] = {"", "{\"profile\":\"exact\"}",
-                                "{\"profile\":\"accumulator\",\"frac_bits\":24,\"width\":48,\"alignment\":\"rne\","
-                                "\"final_rounding\":\"rne\",\"overflow\":\"saturate\",\"inter_group\":\"exact\"}"};
+                                ("{\"profile\":\"accumulator\",\"frac_bits\":24,\"width\":48,\"alignment\":\"rne\","
+                                 "\"final_rounding\":\"rne\",\"overflow\":\"saturate\",\"inter_group\":\"exact\"}")};
   if (sane) return known[p.ConsumeIntegralInRange<int>(0, 2)];
   return p.ConsumeRandomLengthString(200);
 }
@@ -150,9 +188,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fmt f = make_format(p, sane);
     mls_rounding_v2 r{p.ConsumeIntegralInRange<int32_t>(-1, 8), p.ConsumeIntegralInRange<int32_t>(-1, 40)};
     const std::string a = arith_text(p, sane);
-    check_status(b->supports(p.ConsumeIntegralInRange<int32_t>(-1, 8), p.ConsumeBool() ? &f.f : nullptr,
-                             p.ConsumeBool() ? &r : nullptr, p.ConsumeIntegralInRange<int32_t>(-1, 8),
-                             p.ConsumeBool() ? a.c_str() : nullptr),
+    // Every input drawn in statement order (argument evaluation order is unspecified: the replay
+    // test's GCC build must read an input as clang's libFuzzer build did).
+    const int32_t what = p.ConsumeIntegralInRange<int32_t>(-1, 8);
+    const bool with_format = p.ConsumeBool(), with_rounding = p.ConsumeBool();
+    const int32_t qarith = p.ConsumeIntegralInRange<int32_t>(-1, 9);
+    const bool with_arith = p.ConsumeBool();
+    check_status(b->supports(what, with_format ? &f.f : nullptr, with_rounding ? &r : nullptr, qarith,
+                             with_arith ? a.c_str() : nullptr),
                  "supports");
   } else if (op == 1) {  // quantize
     Fmt f = make_format(p, sane);
@@ -167,13 +210,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (b->group_count(&f.f, rank, shape.data(), &groups) != MLS_OK || groups > 300) groups = 4;
     std::vector<uint32_t> gout(count_for(p, sane, groups)), eout(count_for(p, sane, x.size()));
     uint32_t ts = 0;
-    const int32_t st = b->quantize(&f.f, rank, shape.data(), x.data(), x.size(), p.ConsumeBool() ? &r : nullptr,
-                                   sane ? MLS_QARITH_EXACT : p.ConsumeIntegralInRange<int32_t>(-1, 8), rand.data(),
-                                   rand.size(), p.ConsumeBool() ? &sts : nullptr, &ts, gout.data(), gout.size(),
-                                   eout.data(), eout.size());
+    const bool with_rounding = p.ConsumeBool();
+    const int32_t qarith = sane ? p.ConsumeIntegralInRange<int32_t>(MLS_QARITH_EXACT, MLS_QARITH_TE_NVFP4)
+                                : p.ConsumeIntegralInRange<int32_t>(-1, 9);
+    const bool with_static_scale = p.ConsumeBool();
+    const int32_t st = b->quantize(&f.f, rank, shape.data(), x.data(), x.size(), with_rounding ? &r : nullptr, qarith,
+                                   rand.data(), rand.size(), with_static_scale ? &sts : nullptr, &ts, gout.data(),
+                                   gout.size(), eout.data(), eout.size());
     check_status(st, "quantize");
     if (st == MLS_OK) {
-      MLS_FUZZ_CHECK(!(ts >> 31) && ts != 0 && (ts & 0x7f800000u) != 0x7f800000u, "quantize: tensor scale not positive finite");
+      // The NVFP4 profiles compute S_t in fp32 and report the +0 of an underflow (4.12.5 "Zero tensor scale").
+      const bool zero_ok = qarith == MLS_QARITH_TORCHAO_NVFP4 || qarith == MLS_QARITH_TE_NVFP4;
+      MLS_FUZZ_CHECK(!(ts >> 31) && (ts != 0 || zero_ok) && (ts & 0x7f800000u) != 0x7f800000u,
+                     "quantize: tensor scale not positive finite");
       const int bits = 1 + f.f.element.exp_bits + f.f.element.man_bits;
       for (uint32_t c : eout) MLS_FUZZ_CHECK(bits >= 32 || c < (1u << bits), "quantize: element code wider than the format");
     }

@@ -159,5 +159,85 @@ rng = random.Random(15)
 for i in range(24):
     open(os.path.join(sys.argv[1], f"seed{i:02d}"), "wb").write(bytes(rng.randrange(256) for _ in range(rng.choice([16, 64, 256, 1024]))))
 PY
+
+# The format family (spec 1.1, 2.9, 4.12, 5.3): every named format's short name
+# and JSON form as a family suite's attributes hold them, the short-name options
+# of the family, and round requests, quantize requests with an arithmetic
+# profile and their replies (a family replay and a random campaign with --arith).
+fam="mxfp8-e4m3,mxfp8-e5m2,mxfp6-e2m3,mxfp6-e3m2,mxfp4,mxint8,nvfp4"
+"$mls" gen -q --ops quantize,dequantize -f "$fam" -r rne,sr8 -o "$tmp/family.h5"
+$py - "$tmp/family.h5" "$out/format" <<'PY'
+import h5py, sys, hashlib, os
+seen = set()
+def add(s):
+    if isinstance(s, bytes): s = s.decode()
+    if s in seen: return
+    seen.add(s)
+    open(os.path.join(sys.argv[2], hashlib.sha1(s.encode()).hexdigest()[:16]), "w").write(s)
+with h5py.File(sys.argv[1]) as f:
+    for op in f:
+        for g in list(f[op])[:60]:
+            a = f[op][g].attrs
+            for k in ("format", "format_short", "grid", "grid_short", "element", "rounding", "rounding_name", "profile", "arith"):
+                if k in a and isinstance(a[k], (str, bytes)): add(a[k])
+for s in ["mxfp8-e4m3", "mxfp8-e5m2", "mxfp6-e2m3", "mxfp6-e3m2", "mxfp4", "mxint8", "nvfp4",
+          "e4m3b7n.g8m0b127n/blk32:ocp:tscale_one:nonfinite_propagate", "e5m2b15i.g8m0b127n/blk32:ocp",
+          "i8.g8m0b127n/blk32:ocp:tscale_one", "e2m1b1.e4m3b7n/blk16:nearest", "e2m1b1.g8m0b127n/blk32:ocp_ceil",
+          "e2m1b1.g8m0b127n/blk32:ocp_even", "e2m1b1.g8m0b127n/blk32x1:floor", "e4m3b7n.g8m0b127n/1x32:ovf_nan",
+          "e5m2b15i.g8m0b127n/blk32:ovf_inf:nonfinite_propagate", "e2m1b1z.g4m1:poszero",
+          "fp8_e4m3", "fp8_e5m2", "fp6_e2m3", "fp6_e3m2", "fp4_e2m1", "int8", "e8m0",
+          "exact", "fp32_div", "fp32_reciprocal", "torchao_mx", "torchao_mx_rceil", "torchao_nvfp4", "te_mxfp8", "te_nvfp4",
+          "e4m3b7n", "e5m2b15i", "g8m0b127n", "i8", "e2m1b1z", "e4m3b7n.g8m0b127n",
+          '{"bias":7,"exp_bits":4,"man_bits":3,"specials":"nan_all_ones","zero":"subnormal"}',
+          '{"bias":127,"exp_bits":8,"man_bits":0,"signed":false,"specials":"nan_all_ones","zero":"none"}',
+          '{"bias":0,"encoding":"twos_complement","exp_bits":0,"man_bits":7,"zero":"subnormal"}',
+          '{"profile":"exact"}',
+          '{"profile":"accumulator","frac_bits":24,"width":48,"alignment":"rne","final_rounding":"rne","overflow":"saturate","inter_group":"exact"}',
+          '{"profile":"accumulator","frac_bits":12,"width":16,"alignment":"rtz","final_rounding":"rne","overflow":"wrap","inter_group":"fp32"}']:
+    add(s)
+PY
+: >"$tmp/requests.jsonl"
+: >"$tmp/replies.jsonl"
+# Small family vector files for fuzz_h5_read: one NVFP4 quantize group (a shard)
+# and NVFP4's round cases.
+"$mls" gen -q --ops quantize -f nvfp4 -r rne --shard 0/3 -o "$out/h5_read/vectors-nvfp4-quantize.h5"
+"$mls" gen -q --ops round -f nvfp4 -r rne -o "$out/h5_read/vectors-nvfp4-round.h5"
+"$mls" check --replay "$tmp/family.h5" --backend-cmd "tee -a $tmp/requests.jsonl | $mls serve | tee -a $tmp/replies.jsonl" >/dev/null 2>&1 || true
+"$mls" check --random --cases 12 --seed 5 --ops round,quantize --formats "$fam" \
+  --arith exact,fp32_div,fp32_reciprocal,torchao_mx,torchao_mx_rceil,torchao_nvfp4,te_mxfp8,te_nvfp4 \
+  --backend-cmd "tee -a $tmp/requests.jsonl | $mls serve | tee -a $tmp/replies.jsonl" >/dev/null 2>&1 || true
+$py - "$tmp" "$out" <<'PY'
+import json, sys, os, hashlib, random
+tmp, out = sys.argv[1], sys.argv[2]
+rng = random.Random(2)
+def put(d, b):
+    b = b.encode() if isinstance(b, str) else b
+    open(os.path.join(out, d, hashlib.sha1(b).hexdigest()[:16]), "wb").write(b)
+def key(j):  # op, arithmetic profile, format: one seed of each kind
+    return (j.get("op"), json.dumps(j.get("arith")), json.dumps(j.get("format") or j.get("grid") or j.get("element")))
+picked = {}
+for l in open(os.path.join(tmp, "requests.jsonl")):
+    l = l.rstrip("\n")
+    if not l or len(l) > 4000: continue
+    j = json.loads(l)
+    if j.get("op") in (None, "hello"): continue
+    picked.setdefault(key(j), l)
+for l in sorted(picked.values()):
+    put("serve_request", l)
+    put("case_json", l)
+for l in sorted(picked.values())[::4]:
+    put("case_json", json.dumps({"schema": "mls-case", "version": 1, "case": json.loads(l)}))
+reps = {}
+for l in open(os.path.join(tmp, "replies.jsonl")):
+    l = l.rstrip("\n")
+    if not l or len(l) > 4000: continue
+    j = json.loads(l)
+    reps.setdefault(tuple(sorted(j.keys())), []).append(j)
+for ks, js in sorted(reps.items()):
+    for j in js[:4]:
+        k = rng.randrange(4)
+        if "id" in j: j["id"] = k
+        put("protocol_reply", bytes([k]) + json.dumps(j, separators=(",", ":")).encode())
+PY
 du -sh "$out" "$root/fuzz/data"
 for d in "$out"/*; do echo "$(basename "$d"): $(ls "$d" | wc -l) files, $(du -sk "$d" | cut -f1) KiB"; done

@@ -20,7 +20,9 @@ build="${MLS_FUZZ_BUILD:-$root/build-fuzz}"
 out="${MLS_FUZZ_OUT:-$root/out/fuzz}"
 jobs="${MLS_FUZZ_JOBS:-1}"
 nice_n="${MLS_FUZZ_NICE:-0}"
-all=(format case_json serve_request protocol_reply npy h5_read suite_bytes fast_abi)
+# Every harness: the files fuzz/fuzz_<harness>.cpp (fuzz/CMakeLists.txt reads them the same way).
+all=()
+for f in "$root"/fuzz/fuzz_*.cpp; do b="$(basename "$f" .cpp)"; all+=("${b#fuzz_}"); done
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
 
