@@ -9,6 +9,7 @@ diagnoses).
   python tools/exhaustive_numpy.py --table t.json --cast mymodule:cast --range 0x3f800000:0x3fffffff
   python tools/exhaustive_numpy.py --all-ml-dtypes --mls build/tools/mls --out-dir out/exh \
       --summary docs/exhaustive-ml_dtypes.json        # every ml_dtypes dtype the family can express, rne
+      (run again, it reuses the finished reports in --out-dir; --dtypes A,B picks some)
 
 --cast MODULE:FUNCTION names f(x) -> codes: x a float32 array, codes an array
 of unsigned integers of the same length, or (codes, status) with status 0 for
@@ -393,7 +394,12 @@ def all_ml_dtypes(a):
     import ml_dtypes
     os.makedirs(a.out_dir, exist_ok=True)
     rows = []
+    unknown = [n for n in a.dtypes if n not in ML_DTYPES]
+    if unknown:
+        raise SystemExit("--dtypes: %s not among %s" % (", ".join(unknown), ", ".join(ML_DTYPES)))
     for name, (grid, overflow) in ML_DTYPES.items():
+        if a.dtypes and name not in a.dtypes:
+            continue
         if not hasattr(ml_dtypes, name):
             rows.append({"dtype": name, "result": "absent from this ml_dtypes"})
             continue
@@ -403,11 +409,17 @@ def all_ml_dtypes(a):
         if g.returncode != 0:
             raise SystemExit("mls gen --breakpoints for %s: %s" % (name, g.stderr.strip()))
         cast, impl = make_cast("ml_dtypes:" + name)
-        rep = check(load_table(tpath), cast, impl, *(parse_range(a.range) if a.range else (0, 0xFFFFFFFF)),
-                    chunk_log2=a.chunk_log2, jobs=a.jobs, k_first=a.first_inputs, progress=not a.quiet)
+        table = load_table(tpath)
+        first, last = parse_range(a.range) if a.range else (0, 0xFFFFFFFF)
         rpath = os.path.join(a.out_dir, "%s-rne.report.json" % name)
-        write_json(rpath, rep)
-        rep = diagnose(a.mls, rpath)
+        rep = finished_report(rpath, table, impl, first, last)
+        if rep is None:
+            rep = check(table, cast, impl, first, last, chunk_log2=a.chunk_log2, jobs=a.jobs, k_first=a.first_inputs,
+                        progress=not a.quiet)
+            write_json(rpath, rep)
+            rep = diagnose(a.mls, rpath)
+        else:
+            sys.stderr.write("%s: reusing the finished report %s\n" % (name, rpath))
         summary(rep)
         i = rep["inputs"]
         rows.append({"dtype": name, "grid": grid, "overflow": overflow, "table": rep["table"]["label"],
@@ -418,12 +430,33 @@ def all_ml_dtypes(a):
                      "classes": [{"count": c["count"], "input_class": c["input_class"], "expected": c["expected"],
                                   "got": c["got"], "first_inputs": c["first_inputs"][:3],
                                   "cause_id": c.get("cause_id", "")} for c in rep["classes"]]})
-    out = {"schema": "mls-exhaustive-ml_dtypes", "ml_dtypes": ml_dtypes.__version__, "numpy": np.__version__,
-           "range": a.range or "0x00000000:0xffffffff", "rounding": "rne",
-           "command": "tools/exhaustive_numpy.py --all-ml-dtypes", "dtypes": rows, "left_out": ML_DTYPES_LEFT_OUT}
-    if a.summary:
-        write_json(a.summary, out)
+        write_summary(a, rows, ml_dtypes.__version__)  # after every dtype: a stopped sweep keeps what it finished
+    write_summary(a, rows, ml_dtypes.__version__)
     return 1 if any(r.get("result") not in ("pass",) for r in rows) else 0
+
+
+def write_summary(a, rows, version):
+    if not a.summary:
+        return
+    wanted = [n for n in ML_DTYPES if not a.dtypes or n in a.dtypes]
+    out = {"schema": "mls-exhaustive-ml_dtypes", "ml_dtypes": version, "numpy": np.__version__,
+           "range": a.range or "0x00000000:0xffffffff", "rounding": "rne",
+           "command": "tools/exhaustive_numpy.py --all-ml-dtypes", "dtypes": rows,
+           "not_run_yet": [n for n in wanted if n not in {r["dtype"] for r in rows}], "left_out": ML_DTYPES_LEFT_OUT}
+    write_json(a.summary, out)
+
+
+def finished_report(path, table, impl, first, last):
+    """A complete report of the same check already in --out-dir (a sweep run again continues), else None."""
+    try:
+        with open(path) as f:
+            r = json.load(f)
+    except (OSError, ValueError):
+        return None
+    same = (r.get("table", {}).get("table_sha256") == table["digest"] and r.get("implementation") == impl
+            and r.get("requested") == [hex32(first), hex32(last)] and r.get("complete") is True
+            and "shard" not in r)
+    return r if same else None
 
 
 def main():
@@ -439,11 +472,13 @@ def main():
     p.add_argument("--mls", help="the mls tool: add diagnoses to the report (and make tables for --all-ml-dtypes)")
     p.add_argument("--all-ml-dtypes", action="store_true", help="every ml_dtypes dtype the family expresses, rne")
     p.add_argument("--out-dir", default="out/exhaustive-ml_dtypes")
+    p.add_argument("--dtypes", default="", help="--all-ml-dtypes: only these (comma-separated)")
     p.add_argument("--summary", help="--all-ml-dtypes: the JSON summary (e.g. docs/exhaustive-ml_dtypes.json)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     a = p.parse_args()
     if not 10 <= a.chunk_log2 <= 28:
         p.error("--chunk-log2 must be 10..28")
+    a.dtypes = [d for d in a.dtypes.split(",") if d]
     if a.all_ml_dtypes:
         if not a.mls:
             p.error("--all-ml-dtypes needs --mls (to write the tables)")
