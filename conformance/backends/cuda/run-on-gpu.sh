@@ -7,8 +7,11 @@
 #      it through the CUDA backend at the exact tier (exit 0 = every case
 #      bit-exact; accumulator-profile cases are skips);
 #   4. a random campaign (every op, format and mode; --cases, default 500);
-#   5. mls_gpu_bench: quantize el/s and conv MAC/s, CUDA vs golden model
-#      (and the OpenCL/fast backends when they were built), same run.
+#   5. the format family: a random campaign over the MX and NVFP4 profiles
+#      (quantize, dequantize, conv2d, gemm), and one over the quantizer
+#      arithmetic profiles exact, fp32_div, fp32_reciprocal (quantize);
+#   6. mls_gpu_bench: quantize el/s and conv MAC/s, CUDA vs golden model
+#      and mls-fast, same run, for mls-e2m1, mxfp4 and nvfp4.
 # Usage: conformance/backends/cuda/run-on-gpu.sh [BUILD_DIR] [CASES]
 # Results (logs, JSON reports) go to $OUT if set, else BUILD_DIR/cuda-run.
 # Exit status: 0 all passed; otherwise the first failing step's status.
@@ -60,10 +63,28 @@ rc=$?
 set -e
 tail -12 "$out/random.txt"; log "random exit $rc in $(( $(date +%s) - t0 )) s"; [ "$status" != 0 ] || status=$rc
 
+family=mxfp4,mxfp8-e4m3,mxfp8-e5m2,mxfp6-e2m3,mxfp6-e3m2,nvfp4
+run_check() {  # name, then the arguments of mls check
+  local name=$1; shift
+  log "$name"
+  t0=$(date +%s)
+  set +e
+  "$mls" check --backend-lib "$lib" "$@" --report-json "$out/$name.json" --save-failures "$out/failures" \
+    > "$out/$name.txt" 2>&1
+  rc=$?
+  set -e
+  tail -12 "$out/$name.txt"; log "$name exit $rc in $(( $(date +%s) - t0 )) s"; [ "$status" != 0 ] || status=$rc
+}
+run_check family-random --random --cases "$cases" --seed 11 --formats "$family"
+run_check family-arith --random --cases "$cases" --seed 12 --ops quantize --formats "$family,mls-e2m1" \
+  --arith exact,fp32_div,fp32_reciprocal
+
 if [ -x "$build/conformance/backends/opencl/mls_gpu_bench" ]; then
-  log "benchmark (same run: golden model, CUDA, fast C++)"
-  "$build/conformance/backends/opencl/mls_gpu_bench" --lib "$lib" \
-    --lib "$build/conformance/backends/fast/libmls_fast_backend.so" --reps 3 2>&1 | tee -a "$out/summary.txt" || true
+  for f in mls-e2m1 mxfp4 nvfp4; do
+    log "benchmark $f (same run: golden model, CUDA, fast C++)"
+    "$build/conformance/backends/opencl/mls_gpu_bench" --format "$f" --elements 4194304 --lib "$lib" \
+      --lib "$build/conformance/backends/fast/libmls_fast_backend.so" --reps 3 2>&1 | tee -a "$out/summary.txt" || true
+  done
 fi
 log "overall exit $status"
 exit "$status"

@@ -6,7 +6,7 @@
 // kernels. Results are compared with the golden model's bits.
 //
 //   mls_gpu_bench --lib libmls_opencl_backend.so --lib libmls_fast_backend.so
-//                 [--elements 1048576] [--conv 1,64,16,16,64,3] [--reps 3] [--no-golden]
+//                 [--format mls-e2m1] [--elements 1048576] [--conv 1,64,16,16,64,3] [--reps 3] [--no-golden]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   int64_t N = 1, C = 64, H = 16, W = 16, O = 64, K = 3;
   int reps = 3;
   bool golden = true;
+  std::string format = "mls-e2m1";
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     else if (a == "--elements") elements = std::stoll(next());
     else if (a == "--reps") reps = std::stoi(next());
     else if (a == "--no-golden") golden = false;
+    else if (a == "--format") format = next();
     else if (a == "--conv") {
       const std::string v = next();
       if (std::sscanf(v.c_str(), "%ld,%ld,%ld,%ld,%ld,%ld", &N, &C, &H, &W, &O, &K) != 6) {
@@ -77,13 +79,13 @@ int main(int argc, char** argv) {
       }
     } else {
       std::fprintf(stderr,
-                   "usage: mls_gpu_bench --lib X.so [--lib Y.so ...] [--elements N] [--conv N,C,H,W,O,K] [--reps R] "
-                   "[--no-golden]\n");
+                   "usage: mls_gpu_bench --lib X.so [--lib Y.so ...] [--format F] [--elements N] [--conv N,C,H,W,O,K] "
+                   "[--reps R] [--no-golden]\n");
       return 64;
     }
   }
   try {
-    const Format fmt = parse_format("mls-e2m1");
+    const Format fmt = parse_format(format);
     std::mt19937 rng(42);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     QuantizeCase q;
@@ -137,9 +139,9 @@ int main(int argc, char** argv) {
       r.c_rate = macs / tc;
       rows.push_back(r);
     }
-    std::printf("quantize: mls-e2m1 rne, %zu elements; conv2d fwd exact: A(%ld,%ld,%ld,%ld) W(%ld,%ld,%ld,%ld) pad %ld, "
+    std::printf("quantize: %s rne, %zu elements; conv2d fwd exact: A(%ld,%ld,%ld,%ld) W(%ld,%ld,%ld,%ld) pad %ld, "
                 "%.0f MACs; best of %d after a warm-up\n",
-                q.x.size(), N, C, H, W, O, C, K, K, K / 2, macs, reps);
+                format.c_str(), q.x.size(), N, C, H, W, O, C, K, K, K / 2, macs, reps);
     std::printf("%-72s %14s %8s %14s %8s  %s\n", "backend", "quantize el/s", "ratio", "conv MAC/s", "ratio",
                 "bits vs first row");
     for (const auto& r : rows)

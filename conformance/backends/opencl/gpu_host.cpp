@@ -2,6 +2,7 @@
 // Validates arguments on the host (host kit, ../hostkit), moves data to the
 // device, runs the kernels of mls_kernels.cl, and turns every failure into a
 // status and a thread-local message (no exception crosses the boundary).
+#include <algorithm>
 #include <mutex>
 
 #include "gpu_host.hpp"
@@ -65,12 +66,45 @@ void put_format(std::vector<int64_t>& P, const Fmt& f) {
   P[25] = f.el.E;
   P[26] = f.el.M;
   P[27] = f.el.bias;
-  P[28] = f.el.zero_only();
+  P[28] = f.el.zero;
   P[29] = f.gs.E;
   P[30] = f.gs.M;
   P[31] = f.policy;
   P[32] = f.poszero;
-  P[33] = f.ovf_error();
+  P[33] = f.overflow;
+  P[39] = f.el.specials;
+  P[40] = f.gs.bias;
+  P[41] = f.gs.zero;
+  P[42] = f.gs.specials;
+  P[43] = f.tensor_scale;
+  P[44] = f.nonfinite;
+  P[46] = f.gs.is_signed ? f.gs.E + f.gs.M : 0;  // the scale's sign bit (NVFP4's E4M3), 0: unsigned
+}
+
+// What the quantize and dequantize kernels compute (mls_kernels.cl): every
+// member of the family with sign-magnitude elements and a sign-magnitude
+// unsigned scale grid -- any widths, biases, zero modes and special values,
+// both tensor-scale rules, every scale rule (ceil, nearest, floor, ocp,
+// ocp_ceil, ocp_even), every overflow and non-finite policy. MXINT8 (two's
+// complement) and unsigned elements are skips.
+void require_kernels(const Fmt& f, const std::string& what) {
+  std::string why;
+  if (!f.el.is_signed) why = "an unsigned element grid";
+  else if (f.el.encoding != MLS_ENCODING_SIGN_MAGNITUDE) why = "a two's complement element (MXINT8)";
+  else if (f.gs.encoding != MLS_ENCODING_SIGN_MAGNITUDE) why = "a two's complement scale grid";
+  if (!why.empty())
+    mlshost::unsupported(what + ": " + backend_name() +
+                         " quantizes sign-magnitude elements and scales, not " + why);
+}
+
+// The quantizer arithmetic profiles of the kernels (4.12): exact, and the two
+// fp32 pipelines fp32_div and fp32_reciprocal; the library pipelines
+// (torchao, Transformer Engine) are skips.
+void require_qarith(int32_t qarith) {
+  if (qarith < MLS_QARITH_EXACT || qarith > MLS_QARITH_FP32_RECIPROCAL)
+    mlshost::unsupported(std::string(backend_name()) +
+                         " quantizes under qarith = exact, fp32_div or fp32_reciprocal, not profile " +
+                         std::to_string(qarith));
 }
 
 const char* name() { return backend_name(); }
@@ -78,12 +112,13 @@ const char* name() { return backend_name(); }
 int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2* rounding, int32_t qarith,
                  const char* arith) {
   return guarded([&] {
-    if (op == MLS_OP_QUANTIZE && qarith != MLS_QARITH_EXACT)
-      mlshost::unsupported(std::string(backend_name()) + " quantizes exactly (qarith = exact), not the fp32 pipeline " +
-                           std::to_string(qarith));
+    if (op == MLS_OP_QUANTIZE) require_qarith(qarith);
     if (op == MLS_OP_ROUND) mlshost::unsupported(std::string(backend_name()) + " has no round (cast) kernel");
     if (op < MLS_OP_QUANTIZE || op > MLS_OP_GEMM) fail(MLS_ERR_UNSUPPORTED, "op " + std::to_string(op) + " is unknown");
-    if (format) mlshost::require_mls(mlshost::read_format(format, "format"), "format", backend_name());
+    if (format) {
+      const Fmt f = mlshost::read_format(format, "format");
+      require_kernels(f, "format");
+    }
     if (rounding) mlshost::check_rounding(rounding);
     if (op >= MLS_OP_CONV2D_FWD) check_arith(arith);
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -108,11 +143,9 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
                  const uint32_t* static_tensor_scale, uint32_t* tensor_scale_out, uint32_t* group_scales_out,
                  uint64_t group_capacity, uint32_t* elements_out, uint64_t element_capacity) {
   return guarded([&] {
-    if (qarith != MLS_QARITH_EXACT)
-      mlshost::unsupported(std::string(backend_name()) + " quantizes exactly (qarith = exact), not the fp32 pipeline " +
-                           std::to_string(qarith));
+    require_qarith(qarith);
     const Fmt f = mlshost::read_format(format, "format");
-    mlshost::require_mls(f, "format", backend_name());
+    require_kernels(f, "format");
     mlshost::check_rounding(rounding);
     const std::vector<int64_t> s = mlshost::read_shape(rank, shape, "shape");
     const Layout L(f, s, "format");
@@ -135,15 +168,16 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
       if ((st >> 31) || st == 0 || (st & 0x7f800000u) == 0x7f800000u)
         bad("tensor_scale " + mlshost::hex32(st) + " is not a positive finite fp32 (4.6)");
     }
-    std::vector<int64_t> P(40, 0);
+    std::vector<int64_t> P(48, 0);
     put_layout(P, 0, L);
     put_format(P, f);
+    P[45] = qarith;
     P[34] = rounding->mode;
     P[35] = sr ? rounding->sr_bits : 0;
     P[36] = static_tensor_scale ? 1 : 0;
     P[37] = static_tensor_scale ? *static_tensor_scale : 0;
     const size_t groups = static_cast<size_t>(L.groups);
-    std::vector<uint32_t> misc = {0u, 0xffffffffu, 0xffffffffu, 0u, 0u, 0u, 0u, 0u};
+    std::vector<uint32_t> misc = {0u, 0xffffffffu, 0xffffffffu, 0u, 0u, 0xffffffffu, 0u, 0u};
     std::vector<uint32_t> zeros(groups, 0u);
 
     std::lock_guard<std::mutex> lock(g_mutex);
@@ -155,7 +189,7 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
     if (misc[1] != 0xffffffffu) {
       const uint32_t i = misc[1];
       bad("x[" + std::to_string(i) + "] is " + ((x[i] & 0x7fffff) ? "NaN" : "Inf") +
-          ": MLS quantization needs finite input (4.1)");
+          ": this format needs finite input (4.1)");
     }
     device().launch(kQzScales, {bgmax.p, bmisc.p, bgs.p, bP.p}, groups);
     bmisc.get(misc.data(), misc.size());
@@ -166,6 +200,12 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
     if (misc[2] != 0xffffffffu)
       bad("x[" + std::to_string(misc[2]) + "] = " + mlshost::hex32(x[misc[2]]) +
           ": magnitude above the largest element value (overflow policy error, 3.5)");
+    if (misc[5] != 0xffffffffu) {
+      const uint32_t i = misc[5];
+      bad("x[" + std::to_string(i) + "] = " + mlshost::hex32(x[i]) + ": the input (or its fp32 quotient) is " +
+          ((x[i] & 0x7fffffffu) > 0x7f800000u ? "NaN" : "infinite") + " and cannot be rounded to " + f.el.name() +
+          " under this overflow policy (3.10)");
+    }
     bgs.get(group_scales_out, groups);
     bel.get(elements_out, n);
     *tensor_scale_out = misc[3];
@@ -175,10 +215,10 @@ int32_t quantize(const mls_format_v2* format, int32_t rank, const int64_t* shape
 int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
   return guarded([&] {
     const Tensor tt(t, "tensor");
-    mlshost::require_mls(tt.fmt, "tensor.format", backend_name());
+    require_kernels(tt.fmt, "tensor.format");
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, tt.layout.count, "y_out");
-    std::vector<int64_t> P(40, 0);
+    std::vector<int64_t> P(48, 0);
     put_layout(P, 0, tt.layout);
     put_format(P, tt.fmt);
     P[38] = tt.tensor_scale;
@@ -190,25 +230,62 @@ int32_t dequantize(const mls_tensor_v2* t, uint32_t* y_out, uint64_t capacity) {
   });
 }
 
-// Bit lengths of the integers the conv kernel multiplies (6.16: k 2^base
-// with base the exponent of the subnormal ulp; gs 2^gbase).
-int elem_bits(const mlshost::ElementDesc& e) { return e.E == 0 ? e.M : e.M + 1 + (1 << e.E) - 2; }
-int scale_bits(const mlshost::ScaleDesc& g) { return g.M + 1 + (1 << g.E) - 1; }
+// The integers the conv kernel multiplies (mls_code_k in mls_kernels.cl):
+// a finite code is k 2^(pmin - M), k = f below pmin, (2^M + f) 2^x above,
+// x = ef - efmin. efmin: 1 for a grid with zero, 0 without.
+int efmin(const mlshost::GridDesc& g) { return g.zero == MLS_ZERO_NONE ? 0 : 1; }
+int code_x(const mlshost::GridDesc& g, uint32_t mag) {
+  const int ef = static_cast<int>(mag >> g.M);
+  return (ef == 0 && g.zero != MLS_ZERO_NONE) ? 0 : ef - efmin(g);
+}
+int ulp_exp(const mlshost::GridDesc& g) { return efmin(g) - g.bias - g.M; }  // pmin - M
+int elem_bits(const mlshost::GridDesc& e) { return e.E == 0 ? e.M : e.M + 1 + (1 << e.E) - 1 - efmin(e); }
 int ceil_log2(uint64_t n) {
   int b = 0;
   while ((uint64_t(1) << b) < n) ++b;
   return b;
 }
 
+// 6.11: the sums need finite operands (a NaN or Inf element or a NaN scale
+// is an input error); a two's complement element is a skip.
+void check_operand(const Tensor& t, const std::string& what) {
+  const mlshost::GridDesc &e = t.fmt.el, &g = t.fmt.gs;
+  if (!e.is_signed || e.encoding != MLS_ENCODING_SIGN_MAGNITUDE || g.encoding != MLS_ENCODING_SIGN_MAGNITUDE)
+    mlshost::unsupported(what + ".format: " + backend_name() + " sums sign-magnitude elements and scales, not " +
+                         t.fmt.name());
+  for (int64_t i = 0; i < t.layout.groups; ++i)
+    if (g.is_special(t.group_scales[i]))
+      bad(what + ".group_scales[" + std::to_string(i) + "] is NaN: the operation needs finite operands (6.11)");
+  for (int64_t i = 0; i < t.layout.count; ++i)
+    if (e.is_special(t.elements[i]))
+      bad(what + ".elements[" + std::to_string(i) + "] is a NaN or Inf code: the operation needs finite operands (6.11)");
+}
+
+// The smallest and largest shift x among an operand's scale codes.
+void scale_x_range(const Tensor& t, int& lo, int& hi) {
+  lo = 1 << 30;
+  hi = 0;
+  for (int64_t i = 0; i < t.layout.groups; ++i) {
+    const int x = code_x(t.fmt.gs, t.group_scales[i] & t.fmt.gs.mag_mask());
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  if (lo > hi) lo = hi = 0;
+}
+
 // Runs the conv kernel; P[50..68] (pass and geometry) are filled by the caller.
 void run_reduction(std::vector<int64_t>& P, const Tensor& a, const Tensor& b, int64_t reduction, int64_t nout,
                    uint32_t* y) {
-  const int ka = elem_bits(a.fmt.el), kb = elem_bits(b.fmt.el), ga = scale_bits(a.fmt.gs), gb = scale_bits(b.fmt.gs);
+  int xla, xha, xlb, xhb;
+  scale_x_range(a, xla, xha);
+  scale_x_range(b, xlb, xhb);
+  const int ka = elem_bits(a.fmt.el), kb = elem_bits(b.fmt.el);
+  const int ga = a.fmt.gs.M + 1 + xha - xla, gb = b.fmt.gs.M + 1 + xhb - xlb;
   const int need = ka + kb + ga + gb + ceil_log2(static_cast<uint64_t>(reduction) + 1);
   if (ka > 63 || kb > 63 || ga > 63 || gb > 63 || need > 126)
-    fail(MLS_ERR_UNSUPPORTED, std::string(backend_name()) + ": exact sums of these formats need " +
+    fail(MLS_ERR_UNSUPPORTED, std::string(backend_name()) + ": exact sums of these operands need " +
                                   std::to_string(need) + " bits (element " + std::to_string(ka) + "+" +
-                                  std::to_string(kb) + ", group scale " + std::to_string(ga) + "+" +
+                                  std::to_string(kb) + ", group scales as present " + std::to_string(ga) + "+" +
                                   std::to_string(gb) + "); the kernels accumulate in 126");
   put_layout(P, 0, a.layout);
   put_layout(P, 25, b.layout);
@@ -230,12 +307,23 @@ void run_reduction(std::vector<int64_t>& P, const Tensor& a, const Tensor& b, in
   unpack(a.tensor_scale, ma, ea);
   unpack(b.tensor_scale, mb, eb);
   P[78] = static_cast<int64_t>(ma * mb);
-  P[79] = ea + eb + (1 - a.fmt.el.bias - a.fmt.el.M) + (1 - b.fmt.el.bias - b.fmt.el.M) -
-          ((int64_t(1) << a.fmt.gs.E) - 1) - a.fmt.gs.M - ((int64_t(1) << b.fmt.gs.E) - 1) - b.fmt.gs.M;
   P[80] = a.fmt.gs.E;
   P[81] = b.fmt.gs.E;
   P[82] = a.tensor_scale;
   P[83] = b.tensor_scale;
+  P[84] = a.fmt.el.zero;
+  P[85] = b.fmt.el.zero;
+  P[86] = a.fmt.gs.zero;
+  P[87] = b.fmt.gs.zero;
+  P[88] = xla;
+  P[89] = xlb;
+  P[90] = ulp_exp(a.fmt.el);
+  P[91] = ulp_exp(b.fmt.el);
+  P[92] = ulp_exp(a.fmt.gs) + xla;
+  P[93] = ulp_exp(b.fmt.gs) + xlb;
+  P[94] = a.fmt.gs.is_signed ? a.fmt.gs.E + a.fmt.gs.M : 0;
+  P[95] = b.fmt.gs.is_signed ? b.fmt.gs.E + b.fmt.gs.M : 0;
+  P[79] = ea + eb + P[90] + P[91] + P[92] + P[93];
   const size_t na = static_cast<size_t>(a.layout.count), nb = static_cast<size_t>(b.layout.count);
   std::lock_guard<std::mutex> lock(g_mutex);
   Buf bP(P.size() * 8, P.data());
@@ -251,8 +339,8 @@ int32_t conv2d(const mls_conv2d_v2* params, const mls_tensor_v2* a, const mls_te
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
-    mlshost::require_mls(ta.fmt, "a.format", backend_name());
-    mlshost::require_mls(tb.fmt, "b.format", backend_name());
+    check_operand(ta, "a");
+    check_operand(tb, "b");
     const mlshost::ConvGeom g = mlshost::read_conv(params, ta.shape, tb.shape, out_rank, out_shape);
     if (!y_out) bad("y_out is NULL");
     need_capacity(capacity, g.out_count(), "y_out");
@@ -269,8 +357,8 @@ int32_t gemm(const mls_tensor_v2* a, const mls_tensor_v2* b, const char* arith, 
   return guarded([&] {
     check_arith(arith);
     const Tensor ta(a, "a"), tb(b, "b");
-    mlshost::require_mls(ta.fmt, "a.format", backend_name());
-    mlshost::require_mls(tb.fmt, "b.format", backend_name());
+    check_operand(ta, "a");
+    check_operand(tb, "b");
     if (ta.shape.size() != 2) bad("a.shape has rank " + std::to_string(ta.shape.size()) + "; gemm needs (M,K)");
     if (tb.shape.size() != 2) bad("b.shape has rank " + std::to_string(tb.shape.size()) + "; gemm needs (K,N)");
     if (tb.shape[0] != ta.shape[1])

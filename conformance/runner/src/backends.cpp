@@ -106,6 +106,9 @@ class LibraryBackend final : public Backend {
       if (!fn) throw Error("backend library " + path + ": the function table has a NULL entry");
     caps_.name = api_->name() ? api_->name() : path;
     caps_.raw = {{"name", caps_.name}, {"abi_version", api_->abi_version}};
+    // A library declares the arithmetic profiles it computes through
+    // supports(op, ..., qarith, ...) case by case (a refusal is a skip).
+    for (const auto& a : enum_names<QuantArith>()) caps_.arith.insert(a);
   }
   ~LibraryBackend() override = default;  // never dlclose: a backend's threads may outlive a call
 
