@@ -8,6 +8,7 @@
 
 #include "mls/conv.hpp"
 #include "mls/error.hpp"
+#include "../reference/src/conv_reduction.hpp"  // detail::align_down, the accumulator's fast rounder (6.9.1)
 #include "test_conv_oracle.hpp"
 
 using namespace mls;
@@ -233,6 +234,41 @@ TEST(Accumulator, AlignmentAgreesWithTheRoundingRoutineOnAFixedPointGrid) {
           const ReductionResult r = gemm(a, b, acc(F, 24, m, AccOverflow::error));
           ASSERT_EQ(r.y[0], round_to_fp32_bits(want, RoundingMode::rne, OverflowPolicy::error));
         }
+}
+
+TEST(Accumulator, AlignDownEqualsRoundToIntegerOverEveryModeWidthAndSign) {
+  // Item 4 of issue 11: the accumulator's own integer rounder (accum.cpp,
+  // both instantiations) equals the one rounding routine (round_to_integer =
+  // round_to_grid on an E = 0 grid) for every alignment mode, shift k = 1..40,
+  // both signs, and values from 0 to 2^48 (products are below 2^48): every
+  // value near 0, and near each j * 2^(k-1) (the ties and their neighbours).
+  const RoundingMode modes[] = {RoundingMode::rtz, RoundingMode::rdn, RoundingMode::rup, RoundingMode::rne,
+                                RoundingMode::rna};
+  int64_t checked = 0;
+  for (RoundingMode m : modes)
+    for (int64_t k = 1; k <= 40; ++k) {
+      std::vector<__int128> mags;
+      for (__int128 v = 0; v < 70; ++v) mags.push_back(v);
+      const __int128 half = __int128(1) << (k - 1);
+      for (__int128 j : {__int128(1), __int128(2), __int128(3), __int128(4), __int128(5), __int128(7), __int128(1) << 20})
+        for (int d = -2; d <= 2; ++d) mags.push_back(j * half + d);
+      mags.push_back((__int128(1) << 48) - 1);
+      for (__int128 mag : mags) {
+        if (mag < 0) continue;
+        for (int sign : {1, -1}) {
+          const __int128 v = sign * mag;
+          const BigInt big(v);
+          const BigInt want = round_to_integer(big, k, m);
+          SCOPED_TRACE(to_string(m) + " k=" + std::to_string(k) + " v=" + big.str());
+          ASSERT_EQ(detail::align_down<BigInt>(big, k, m), want);
+          ASSERT_EQ(BigInt(detail::align_down<__int128>(v, k, m)), want);
+          ++checked;
+        }
+      }
+    }
+  EXPECT_GT(checked, 5 * 40 * 70 * 2);  // the loops ran (the assertions are the ASSERT_EQs above)
+  // A mode the accumulator does not define is refused, not rounded somehow.
+  EXPECT_THROW(detail::align_down<BigInt>(BigInt(5), 1, RoundingMode::rto), Error);
 }
 
 TEST(Accumulator, FinalRoundingModes) {

@@ -19,6 +19,13 @@ namespace mls::cli {
 namespace {
 using namespace mls::vectors;
 
+// The names --ops accepts, from the one list of vector-file ops (8.4).
+std::vector<std::string> vector_op_names() {
+  std::vector<std::string> v;
+  for (Op op : all_ops()) v.push_back(to_string(op));
+  return v;
+}
+
 // Splits "a,b,{"x":1,"y":2}" at the commas outside braces (JSON formats and
 // arithmetic profiles contain commas); repeated options are concatenated.
 std::vector<std::string> split_list(const std::vector<std::string>& items) {
@@ -87,7 +94,9 @@ void register_gen(CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   sub->add_option("-o,--output", a->out, "the HDF5 file to write (written under a temporary name, then renamed)");
-  sub->add_option("--ops", a->ops, "ops: round, quantize, dequantize, philox, conv, gemm (default: all)");
+  sub->add_option("--ops", a->ops, "ops: round, quantize, dequantize, philox, conv, gemm (default: all)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(vector_op_names()));
   sub->add_option("-f,--formats", a->formats,
                   "formats: profile names, short names, JSON, or the words profiles and variants (default: profiles)");
   sub->add_option("-r,--rounding", a->roundings, "rounding modes, e.g. rne,sr8 (default: rne,rna,rtz,rup,rdn,rto,sr8)");
@@ -189,7 +198,7 @@ void register_export(CLI::App& app) {
   sub->add_option("file", *file, "the vector file")->required();
   sub->add_option("-o,--output-dir", o->dir, "directory for the exported files")->required();
   sub->add_flag("--jsonl", *jsonl, "JSON lines instead of hex");
-  sub->add_option("--ops", *ops, "only these ops");
+  sub->add_option("--ops", *ops, "only these ops")->delimiter(',')->check(CLI::IsMember(vector_op_names()));
   sub->add_option("--max-cases", o->max_jsonl_cases, "JSON lines: the most cases per group")->capture_default_str();
   auto quiet = std::make_shared<bool>(false);
   sub->add_flag("-q,--quiet", *quiet, "no progress line");

@@ -14,6 +14,7 @@
 
 #include "mls/error.hpp"
 #include "mls/interrupt.hpp"
+#include "mls/vectors/h5handle.hpp"
 #include "mls/vectors/safe_read.hpp"
 
 namespace mls::io {
@@ -230,13 +231,7 @@ float parse_float_token(const std::string& w, size_t i) {
   return f;
 }
 
-struct H5Closer {
-  hid_t id;
-  herr_t (*fn)(hid_t);
-  ~H5Closer() {
-    if (id >= 0) fn(id);
-  }
-};
+using mls::vectors::H5Handle;  // the one HDF5 identifier owner
 
 }  // namespace
 
@@ -301,27 +296,27 @@ FloatTensor read_h5_float_direct(const std::string& file, const std::string& dse
   FloatTensor t;
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   vectors::note_reading("/ (superblock)");
-  H5Closer f{H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-  if (f.id < 0) throw Error(file + ": cannot open as HDF5");
+  H5Handle f{H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+  if (f.get() < 0) throw Error(file + ": cannot open as HDF5");
   vectors::note_reading(dset);
-  if (H5Lexists(f.id, dset.c_str(), H5P_DEFAULT) <= 0) throw Error(file + ": dataset " + dset + " does not exist");
-  H5Closer d{H5Dopen2(f.id, dset.c_str(), H5P_DEFAULT), H5Dclose};
-  if (d.id < 0) throw Error(file + ":" + dset + " is not a dataset");
-  H5Closer ty{H5Dget_type(d.id), H5Tclose};
-  if (H5Tget_class(ty.id) != H5T_FLOAT || H5Tget_size(ty.id) != 4)
+  if (H5Lexists(f.get(), dset.c_str(), H5P_DEFAULT) <= 0) throw Error(file + ": dataset " + dset + " does not exist");
+  H5Handle d{H5Dopen2(f.get(), dset.c_str(), H5P_DEFAULT), H5Dclose};
+  if (d.get() < 0) throw Error(file + ":" + dset + " is not a dataset");
+  H5Handle ty{H5Dget_type(d.get()), H5Tclose};
+  if (H5Tget_class(ty.get()) != H5T_FLOAT || H5Tget_size(ty.get()) != 4)
     throw Error(file + ":" + dset + " is not a 32-bit float dataset");
-  H5Closer sp{H5Dget_space(d.id), H5Sclose};
-  const int rank = H5Sget_simple_extent_ndims(sp.id);
+  H5Handle sp{H5Dget_space(d.get()), H5Sclose};
+  const int rank = H5Sget_simple_extent_ndims(sp.get());
   if (rank < 0 || rank > 32) throw Error(file + ":" + dset + " has an unreadable dataspace (rank " + std::to_string(rank) + ")");
   std::vector<hsize_t> dims(rank);
-  H5Sget_simple_extent_dims(sp.id, dims.data(), nullptr);
+  H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
   for (hsize_t v : dims) {
     if (v > (hsize_t(1) << 40)) throw Error(file + ":" + dset + " has a dimension of " + std::to_string(v));
     t.shape.push_back(static_cast<int64_t>(v));
   }
   if (t.shape.empty()) t.shape.push_back(1);
   t.data.resize(element_count(t.shape, file + ":" + dset + " shape"));
-  if (H5Dread(d.id, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0)
+  if (H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data.data()) < 0)
     throw Error(file + ":" + dset + ": read failed (corrupt or truncated file?)");
   return t;
 }
@@ -420,26 +415,26 @@ void write_npy_u32(const std::string& path, const Shape& shape, const std::vecto
 namespace {
 void h5_write_u32(hid_t file, const char* name, const Shape& shape, const std::vector<uint32_t>& v) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
-  H5Closer sp{dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
-  H5Closer d{H5Dcreate2(file, name, H5T_STD_U32LE, sp.id, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
-  if (d.id < 0 || H5Dwrite(d.id, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+  H5Handle sp{dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose};
+  H5Handle d{H5Dcreate2(file, name, H5T_STD_U32LE, sp.get(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  if (d.get() < 0 || H5Dwrite(d.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
     throw Error(std::string("HDF5 write of ") + name + " failed");
 }
 void h5_attr_str(hid_t obj, const char* name, const std::string& value) {
-  H5Closer ty{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(ty.id, value.size() + 1);
-  H5Closer sp{H5Screate(H5S_SCALAR), H5Sclose};
-  H5Closer a{H5Acreate2(obj, name, ty.id, sp.id, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  if (a.id < 0 || H5Awrite(a.id, ty.id, value.c_str()) < 0) throw Error(std::string("HDF5 attribute ") + name + " failed");
+  H5Handle ty{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(ty.get(), value.size() + 1);
+  H5Handle sp{H5Screate(H5S_SCALAR), H5Sclose};
+  H5Handle a{H5Acreate2(obj, name, ty.get(), sp.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (a.get() < 0 || H5Awrite(a.get(), ty.get(), value.c_str()) < 0) throw Error(std::string("HDF5 attribute ") + name + " failed");
 }
 std::vector<uint32_t> h5_read_u32(hid_t file, const std::string& path, const std::string& name, Shape* shape) {
   if (H5Lexists(file, name.c_str(), H5P_DEFAULT) <= 0) throw Error(path + ": dataset /" + name + " is missing");
-  H5Closer d{H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose};
-  H5Closer sp{H5Dget_space(d.id), H5Sclose};
-  const int rank = H5Sget_simple_extent_ndims(sp.id);
+  H5Handle d{H5Dopen2(file, name.c_str(), H5P_DEFAULT), H5Dclose};
+  H5Handle sp{H5Dget_space(d.get()), H5Sclose};
+  const int rank = H5Sget_simple_extent_ndims(sp.get());
   std::vector<hsize_t> dims(rank > 0 ? rank : 0);
-  H5Sget_simple_extent_dims(sp.id, dims.data(), nullptr);
-  if (d.id < 0 || rank < 0) throw Error(path + ": /" + name + " is not a readable dataset");
+  H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+  if (d.get() < 0 || rank < 0) throw Error(path + ": /" + name + " is not a readable dataset");
   size_t n = 1;
   for (hsize_t v : dims) {
     if (v != 0 && n > (size_t(1) << 40) / v) throw Error(path + ": /" + name + " has more than 2^40 elements");
@@ -447,18 +442,18 @@ std::vector<uint32_t> h5_read_u32(hid_t file, const std::string& path, const std
   }
   if (shape) shape->assign(dims.begin(), dims.end());
   std::vector<uint32_t> v(n);
-  if (H5Dread(d.id, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+  if (H5Dread(d.get(), H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
     throw Error(path + ": /" + name + " could not be read (corrupt or truncated file?)");
   return v;
 }
 std::string h5_read_attr_str(hid_t obj, const std::string& path, const char* name) {
   if (H5Aexists(obj, name) <= 0) throw Error(path + ": attribute " + name + " is missing");
-  H5Closer a{H5Aopen(obj, name, H5P_DEFAULT), H5Aclose};
-  H5Closer ty{H5Aget_type(a.id), H5Tclose};
-  std::string s(H5Tget_size(ty.id), '\0');
-  H5Closer mem{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(mem.id, s.size());
-  if (H5Aread(a.id, mem.id, s.data()) < 0) throw Error(path + ": attribute " + name + " could not be read");
+  H5Handle a{H5Aopen(obj, name, H5P_DEFAULT), H5Aclose};
+  H5Handle ty{H5Aget_type(a.get()), H5Tclose};
+  std::string s(H5Tget_size(ty.get()), '\0');
+  H5Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(mem.get(), s.size());
+  if (H5Aread(a.get(), mem.get(), s.data()) < 0) throw Error(path + ": attribute " + name + " could not be read");
   s.resize(std::strlen(s.c_str()));
   return s;
 }
@@ -469,17 +464,17 @@ void write_quantized_h5(const std::string& path, const MlsTensor& t, const std::
   const interrupt::TempFile guard(tmp);
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   try {
-    H5Closer f{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
-    if (f.id < 0) throw Error("cannot create " + tmp);
-    h5_write_u32(f.id, "tensor_scale", {}, {t.tensor_scale});
-    h5_write_u32(f.id, "group_scales", {static_cast<int64_t>(t.group_scales.size())}, t.group_scales);
-    h5_write_u32(f.id, "elements", t.shape, t.elements);
+    H5Handle f{H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose};
+    if (f.get() < 0) throw Error("cannot create " + tmp);
+    h5_write_u32(f.get(), "tensor_scale", {}, {t.tensor_scale});
+    h5_write_u32(f.get(), "group_scales", {static_cast<int64_t>(t.group_scales.size())}, t.group_scales);
+    h5_write_u32(f.get(), "elements", t.shape, t.elements);
     std::vector<uint32_t> deq;
     for (float v : dequantize_fp32(t)) deq.push_back(float_bits(v));
-    h5_write_u32(f.id, "dequantized_fp32", t.shape, deq);
-    h5_attr_str(f.id, "format", t.format.to_json().dump());
-    h5_attr_str(f.id, "format_name", t.format.short_name());
-    h5_attr_str(f.id, "rounding", rounding);
+    h5_write_u32(f.get(), "dequantized_fp32", t.shape, deq);
+    h5_attr_str(f.get(), "format", t.format.to_json().dump());
+    h5_attr_str(f.get(), "format_name", t.format.short_name());
+    h5_attr_str(f.get(), "rounding", rounding);
   } catch (...) {
     std::remove(tmp.c_str());
     throw;
@@ -497,23 +492,23 @@ MlsTensor read_quantized(const std::string& source) {
     const std::string text = vectors::run_isolated(source, [&] {
       H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
       vectors::note_reading("/ (superblock)");
-      H5Closer f{H5Fopen(source.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-      if (f.id < 0) throw Error(source + ": cannot open as HDF5 (missing, truncated or corrupt)");
+      H5Handle f{H5Fopen(source.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
+      if (f.get() < 0) throw Error(source + ": cannot open as HDF5 (missing, truncated or corrupt)");
       MlsTensor t;
       vectors::note_reading("/ attribute format");
       try {
-        t.format = format_from_json(nlohmann::json::parse(h5_read_attr_str(f.id, source, "format")));
+        t.format = format_from_json(nlohmann::json::parse(h5_read_attr_str(f.get(), source, "format")));
       } catch (const nlohmann::json::exception& e) {
         throw Error(source + ": attribute format is not JSON");
       }
       vectors::note_reading("/tensor_scale");
-      const std::vector<uint32_t> ts = h5_read_u32(f.id, source, "tensor_scale", nullptr);
+      const std::vector<uint32_t> ts = h5_read_u32(f.get(), source, "tensor_scale", nullptr);
       if (ts.size() != 1) throw Error(source + ": /tensor_scale holds " + std::to_string(ts.size()) + " values, not 1");
       t.tensor_scale = ts[0];
       vectors::note_reading("/group_scales");
-      t.group_scales = h5_read_u32(f.id, source, "group_scales", nullptr);
+      t.group_scales = h5_read_u32(f.get(), source, "group_scales", nullptr);
       vectors::note_reading("/elements");
-      t.elements = h5_read_u32(f.id, source, "elements", &t.shape);
+      t.elements = h5_read_u32(f.get(), source, "elements", &t.shape);
       t.validate();
       return t.to_json().dump();
     });

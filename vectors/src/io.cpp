@@ -18,6 +18,7 @@
 
 #include "mls/error.hpp"
 #include "mls/interrupt.hpp"
+#include "mls/vectors/h5handle.hpp"
 #include "mls/vectors/safe_read.hpp"
 #include "mls/vectors/schema.hpp"
 #include "mls/vectors/sha256.hpp"
@@ -54,28 +55,7 @@ std::string h5_stack() {
   return s.empty() ? "" : " (HDF5: " + s + ")";
 }
 
-class Handle {
- public:
-  Handle() = default;
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = -1; }
-  Handle& operator=(Handle&& o) noexcept {
-    std::swap(id_, o.id_);
-    std::swap(close_, o.close_);
-    return *this;
-  }
-  ~Handle() {
-    if (id_ >= 0 && close_) close_(id_);
-  }
-  hid_t get() const { return id_; }
-  operator hid_t() const { return id_; }
-
- private:
-  hid_t id_ = -1;
-  herr_t (*close_)(hid_t) = nullptr;
-};
+using Handle = H5Handle;  // the one HDF5 identifier owner (mls/vectors/h5handle.hpp)
 
 struct Ctx {
   std::string file;  // for messages

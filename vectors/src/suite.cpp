@@ -27,7 +27,9 @@ const std::vector<Op>& all_ops() {
 Op op_from_string(const std::string& s, const std::string& field) {
   for (Op op : all_ops())
     if (to_string(op) == s) return op;
-  throw Error(field + " = \"" + s + "\" is not one of conv, dequantize, gemm, philox, quantize, round");
+  std::string names;
+  for (Op op : all_ops()) names += (names.empty() ? "" : ", ") + to_string(op);
+  throw Error(field + " = \"" + s + "\" is not one of " + names);
 }
 
 std::string to_string(Kind k) { return k == Kind::vectors ? "vectors" : "results"; }
