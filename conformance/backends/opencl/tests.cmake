@@ -61,25 +61,25 @@ set_tests_properties(opencl.out_of_memory_is_backend_failure PROPERTIES ENVIRONM
 # on MX and NVFP4 operands (exact sums; MXINT8 is a skip).
 set(MLS_OCL_FAMILY mxfp4,mxfp8-e4m3,mxfp8-e5m2,mxfp6-e2m3,mxfp6-e3m2,nvfp4)
 add_test(NAME opencl.family_random
-         COMMAND $<TARGET_FILE:mls> check --backend-lib ${MLS_OCL_LIB} --random --cases 150 --seed 11
+         COMMAND $<TARGET_FILE:mls> check --backend-lib ${MLS_OCL_LIB} --random --cases 100 --seed 11
                  --formats ${MLS_OCL_FAMILY} --save-failures ${MLS_OCL_WORK}/family-failures)
 set_tests_properties(opencl.family_random PROPERTIES TIMEOUT 300)
 add_test(NAME opencl.family_fp32_pipelines
-         COMMAND $<TARGET_FILE:mls> check --backend-lib ${MLS_OCL_LIB} --random --cases 150 --seed 12 --ops quantize
-                 --formats ${MLS_OCL_FAMILY},mls-e2m1,e4m3.g8m0 --arith exact,fp32_div,fp32_reciprocal
+         COMMAND $<TARGET_FILE:mls> check --backend-lib ${MLS_OCL_LIB} --random --cases 120 --seed 12 --ops quantize
+                 --formats ${MLS_OCL_FAMILY},mls-e2m1,mls-e3m3 --arith exact,fp32_div,fp32_reciprocal
                  --save-failures ${MLS_OCL_WORK}/pipeline-failures)
 set_tests_properties(opencl.family_fp32_pipelines PROPERTIES TIMEOUT 300)
 
 # Seeded bugs of the family, compiled into the same kernel source by a
 # build option (mls_kernels.cl): the runner must fail the campaign (exit 1)
 # and name the cause.
-add_test(NAME opencl.bug_e4m3_overflow_nan_is_caught
-         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:mls>;check;--backend-lib;${MLS_OCL_LIB};--random;--cases;80;--seed;3;--ops;quantize;--formats;mxfp8-e4m3;--max-shrinks;50;--save-failures;${MLS_OCL_WORK}/bug-failures"
-                 -DRC=1 "-DRE=likely cause \\[overflow_nan\\];result: MISMATCH" -P ${MLS_EXPECT})
-set_tests_properties(opencl.bug_e4m3_overflow_nan_is_caught PROPERTIES
-                     ENVIRONMENT "MLS_OPENCL_BUILD_OPTIONS=-DMLS_BUG_E4M3_NAN" TIMEOUT 300)
-add_test(NAME opencl.bug_nan_block_is_caught
-         COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:mls>;check;--backend-lib;${MLS_OCL_LIB};--random;--cases;80;--seed;3;--ops;quantize;--formats;mxfp8-e4m3;--max-shrinks;50;--save-failures;${MLS_OCL_WORK}/bug-failures-nan"
-                 -DRC=1 "-DRE=likely cause \\[nan_block\\];result: MISMATCH" -P ${MLS_EXPECT})
-set_tests_properties(opencl.bug_nan_block_is_caught PROPERTIES
-                     ENVIRONMENT "MLS_OPENCL_BUILD_OPTIONS=-DMLS_BUG_NAN_BLOCK" TIMEOUT 300)
+foreach(bug IN ITEMS "E4M3_NAN;overflow_nan;e4m3_overflow_nan" "NAN_BLOCK;nan_block;nan_block")
+  list(GET bug 0 define)
+  list(GET bug 1 cause)
+  list(GET bug 2 name)
+  add_test(NAME opencl.bug_${name}_is_caught
+           COMMAND ${CMAKE_COMMAND} "-DCMD=$<TARGET_FILE:mls>;check;--backend-lib;${MLS_OCL_LIB};--random;--cases;80;--seed;3;--ops;quantize;--formats;mxfp8-e4m3;--max-shrinks;50;--save-failures;${MLS_OCL_WORK}/bug-${name}"
+                   -DRC=1 "-DRE=likely cause \\[${cause}\\];result: MISMATCH" -P ${MLS_EXPECT})
+  set_tests_properties(opencl.bug_${name}_is_caught PROPERTIES
+                       ENVIRONMENT "MLS_OPENCL_BUILD_OPTIONS=-DMLS_BUG_${define}" TIMEOUT 300)
+endforeach()
