@@ -14,7 +14,10 @@
 # computes `round`, else the golden C ABI fixture of the tests (over a range:
 # it is exact and slow). MLS_SLURM_RANGE sets the range (default: all 2^32 for
 # mls-fast, 2^24 inputs for the fixture); MLS_SLURM_BACKEND another library.
-# Exit 0 when the merged report equals the unsharded one.
+# When the range holds 0x3f9d70a4 and BUILD_DIR has the single-input bug shim,
+# a second check runs the backend made wrong on that input. Exit 0 when every
+# merged report equals its unsharded run (and the shim's names that input).
+# About 15 s with MLS_SLURM_RANGE=0x3f000000:0x3fffffff (2^24 inputs).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
@@ -63,8 +66,9 @@ export SLURM_CONF="$work/slurm.conf"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for f in "$work/slurmd.pid" "$work/slurmctld.pid"; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
-  [ -f "$work/munged.pid" ] && kill "$(cat "$work/munged.pid")" 2>/dev/null || true
+  for f in "$work/slurmd.pid" "$work/slurmctld.pid" "$work/munged.pid"; do
+    p=$(cat "$f" 2>/dev/null) && kill "$p" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -105,23 +109,43 @@ if [ -z "$backend" ]; then
     range="${range:-0x3f000000:0x3fffffff}"
   fi
 fi
-args="--backend-lib $backend --grid mxfp4 --rounding rne${range:+ --range $range}"
-echo "$args" >"$work/plan.txt"
-echo "== 4-task array: mls check $args"
+# Check 0: the backend, which passes. Check 1 (when the range holds 0x3f9d70a4): the same backend
+# made wrong on that one input (tests/fixtures/single_input_bug_shim.c), so that the merge joins a
+# mismatch class found by one task; the variable reaches the tasks through sbatch --export=ALL.
+plan=("--backend-lib $backend --grid mxfp4 --rounding rne${range:+ --range $range}")
+shim="$build/tests/libmls_single_input_bug.so"
+bad=$((0x3f9d70a4))
+lo=$(( ${range:+${range%%:*}}+0 )) hi=$(( ${range:+${range##*:}}+0 ))
+[ -n "$range" ] || hi=$((0xffffffff))
+if [ -f "$shim" ] && [ "$lo" -le "$bad" ] && [ "$bad" -le "$hi" ]; then
+  export MLS_SHIM_TARGET="$backend"
+  plan+=("--backend-lib $shim --grid mxfp4 --rounding rne${range:+ --range $range}")
+fi
+printf '%s\n' "${plan[@]}" >"$work/plan.txt"
+echo "== 4-task array per check:"; sed 's/^/   mls check /' "$work/plan.txt"
 bash "$root/scripts/slurm/submit.sh" --plan "$work/plan.txt" --shards 4 --out "$work/out" --mls "$mls" --wait
 squeue || true
-echo "== unsharded run"
-# shellcheck disable=SC2086
-"$mls" check $args --exhaustive --no-progress --report-json "$work/unsharded.json" || [ $? -le 1 ]
-/usr/bin/python3 - "$work/unsharded.json" "$work/out/0000/merged.json" <<'PY'
+status=0
+for i in "${!plan[@]}"; do
+  dir="$work/out/$(printf '%04d' "$i")"
+  echo "== unsharded run of check $i"
+  # shellcheck disable=SC2086
+  "$mls" check ${plan[$i]} --exhaustive --no-progress --report-json "$dir/unsharded.json" || [ $? -le 1 ]
+  /usr/bin/python3 - "$dir/unsharded.json" "$dir/merged.json" "$i" <<'PY' || status=1
 import json, sys
-a, b = (json.load(open(p)) for p in sys.argv[1:])
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
 for r in (a, b):
     r.pop("run")
 if a != b:
-    print("the merged report differs from the unsharded run")
+    print("check %s: the merged report differs from the unsharded run" % sys.argv[3])
     sys.exit(1)
-print("merged report of 4 Slurm tasks == unsharded run: %s, %d inputs checked, %d mismatched"
-      % (a["result"], a["inputs"]["checked"], a["inputs"]["mismatched"]))
+if sys.argv[3] == "1" and [c["first_inputs"] for c in a["classes"]] != [["0x3f9d70a4"]]:
+    print("check 1: the single wrong input 0x3f9d70a4 is not the one mismatch reported")
+    sys.exit(1)
+print("check %s: merged report of 4 Slurm tasks == unsharded run: %s, %d inputs checked, %d mismatched%s"
+      % (sys.argv[3], a["result"], a["inputs"]["checked"], a["inputs"]["mismatched"],
+         "".join(" (%s)" % " ".join(c["first_inputs"]) for c in a["classes"])))
 PY
-ls "$work"/out/0000/
+done
+cat "$work/out/summary.tsv"
+exit "$status"
