@@ -190,6 +190,29 @@ TEST(RunnerCases, GenerationIsDeterministic) {
     for (int i = 0; i < 5; ++i) EXPECT_EQ(to_json(generate_case(op, 11, i, o)), to_json(generate_case(op, 11, i, o)));
 }
 
+TEST(RunnerReports, ARowWithNoJudgedCaseShowsNoTier) {
+  // Issue 11 item 10: the RTL's conv2d row (0 passed, 900 skipped) printed
+  // "exact (0 ulp)". Only a row that judged a case says a tier.
+  CampaignReport rep;
+  rep.backend = "x";
+  rep.per_op["conv2d"].skipped = 900;
+  rep.per_op["gemm"].passed = 2;
+  const nlohmann::json j = rep.to_json();
+  EXPECT_FALSE(j["ops"]["conv2d"].contains("tier")) << j.dump();
+  EXPECT_FALSE(j["ops"]["conv2d"].contains("worst_ulps")) << j.dump();
+  EXPECT_EQ(j["ops"]["gemm"]["tier"], "exact");
+  std::ostringstream os;
+  rep.print_summary(os);
+  const std::string text = os.str();
+  const size_t conv_row = text.find("\nconv2d"), gemm_row = text.find("\ngemm");
+  ASSERT_NE(conv_row, std::string::npos) << text;
+  ASSERT_NE(gemm_row, std::string::npos) << text;
+  const std::string conv_line = text.substr(conv_row + 1, text.find('\n', conv_row + 1) - conv_row - 1);
+  const std::string gemm_line = text.substr(gemm_row + 1, text.find('\n', gemm_row + 1) - gemm_row - 1);
+  EXPECT_EQ(conv_line.find("exact"), std::string::npos) << text;
+  EXPECT_NE(gemm_line.find("exact"), std::string::npos) << text;
+}
+
 TEST(RunnerReports, JunitCountsMismatchesFailuresAndSkips) {
   CampaignReport rep;
   rep.backend = "x";

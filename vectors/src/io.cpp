@@ -71,6 +71,17 @@ struct Ctx {
   }
 };
 
+// A finished temporary file takes its final name (the one write policy of
+// mls gen/merge: nothing half-written ever has the final name).
+void rename_into_place(const std::string& tmp, const std::string& path) {
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename " + tmp + " to it: " + ec.message());
+  }
+}
+
 std::string join(const std::string& a, const std::string& b) { return a == "/" ? "/" + b : a + "/" + b; }
 
 hid_t file_type(DType t) {
@@ -663,12 +674,7 @@ void write_suite(const std::string& path, Suite s) {
     std::remove(tmp.c_str());
     throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " to it: " + ec.message());
-  }
+  rename_into_place(tmp, path);
 }
 
 Suite read_suite(const std::string& path, const ReadOptions& opt) {
@@ -790,12 +796,7 @@ void write_tree(const std::string& path, const Tree& t) {
     std::remove(tmp.c_str());
     throw;
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename " + tmp + " to it: " + ec.message());
-  }
+  rename_into_place(tmp, path);
 }
 
 Tree read_tree(const std::string& path, bool verify) {
