@@ -9,6 +9,9 @@
   error_hist_<format>.png   histogram of the quantization error (dequantized - input, over the
                             elements with x != 0) of one format (--format, --rounding), per tensor
 
+--compare prints instead a markdown table (one row per format: bits per element, SQNR range per
+role), e.g. for the MLS / MX / NVFP4 comparison of the README.
+
 Exact cases (every error 0, SQNR = inf; JSON null) are drawn at the top of the axis with an
 upward triangle, and written "inf" in the heatmap.
 
@@ -202,6 +205,31 @@ def summary(rep, tensors, target):
     return "\n".join(lines)
 
 
+def compare(rep, tensors):
+    """Markdown table: one row per case (in report order), its bits per element (range over the
+    tensors) and, per role, the SQNR range (dB) over the tensors of that role."""
+    roles = {}
+    for ti, t in tensors:
+        roles.setdefault(t["role"] or "(no role)", []).append(ti)
+    head = "| format | bits/el | " + " | ".join(roles) + " |"
+    lines = [head, "|" + "---|" * (2 + len(roles))]
+    order = []
+    for r in rep["results"]:
+        if r["case"] not in order:
+            order.append(r["case"])
+    for c in order:
+        rs = [r for r in rep["results"] if r["case"] == c and any(r["tensor_index"] == ti for ti, _ in tensors)]
+        if not rs:
+            continue
+        lo, hi = min(r["bits_per_element"] for r in rs), max(r["bits_per_element"] for r in rs)
+        cells = [f"{lo:.3f}" if hi - lo < 0.0005 else f"{lo:.3f}-{hi:.3f}"]
+        for tis in roles.values():
+            db = [sqnr(r) for r in rs if r["tensor_index"] in tis]
+            cells.append("-" if not db else f"{min(db):.1f}..{max(db):.1f}")
+        lines.append(f"| {rs[0].get('label', rs[0]['format'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("report", help="JSON written by mls inspect --json")
@@ -211,6 +239,8 @@ def main():
     ap.add_argument("--group-scale", default=None, help="group scale of the heatmap (default: the first in the report)")
     ap.add_argument("--tensors", default="", help="regular expression: only tensors whose name matches")
     ap.add_argument("--target", type=float, default=None, help="SQNR line (default: the report's target)")
+    ap.add_argument("--compare", action="store_true",
+                    help="only print a markdown table: per case its bits/element and the SQNR range of each role")
     a = ap.parse_args()
     with open(a.report) as f:
         rep = json.load(f)
@@ -219,6 +249,9 @@ def main():
     tensors = [(i, t) for i, t in enumerate(rep["tensors"]) if re.search(a.tensors, t["name"])]
     if not tensors:
         sys.exit(f"plot_inspect: no tensor matches {a.tensors!r}")
+    if a.compare:
+        print(compare(rep, tensors))
+        return 0
     os.makedirs(a.out, exist_ok=True)
     target = a.target if a.target is not None else rep["options"]["target_sqnr_db"]
     gs = a.group_scale or rep["results"][0]["group_scale"]

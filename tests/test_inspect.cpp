@@ -117,6 +117,24 @@ TEST(InspectStats, GroupCountAndBitsPerElement) {
   EXPECT_DOUBLE_EQ(f.bits_per_element, 4 + 10.0 / 6 + 32.0 / 6);
 }
 
+// The family at equal bits: MX has no tensor scale (no 32/n), NVFP4 has one; blocks of 32 / 16
+// along the last axis; the label names the profile (an MLS format keeps its short name).
+TEST(InspectStats, FamilyBitsPerElementAndLabels) {
+  std::vector<float> x(64);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f * static_cast<float>(i) - 7.0f;
+  const Stats mx = inspect_tensor({64}, x, rne_case("mxfp4"), Options{});
+  EXPECT_EQ(mx.groups, 2);
+  EXPECT_DOUBLE_EQ(mx.bits_per_element, 4 + 8.0 * 2 / 64);
+  const Stats nv = inspect_tensor({64}, x, rne_case("nvfp4"), Options{});
+  EXPECT_EQ(nv.groups, 4);
+  EXPECT_DOUBLE_EQ(nv.bits_per_element, 4 + 8.0 * 4 / 64 + 32.0 / 64);
+  const Stats mls = inspect_tensor({64}, x, rne_case("e2m1.g5m3/blk16"), Options{});
+  EXPECT_DOUBLE_EQ(mls.bits_per_element, nv.bits_per_element);  // equal bits: same block, 8-bit scale, fp32 tensor scale
+  EXPECT_EQ(rne_case("mxfp4").label(), "mxfp4 rne");
+  EXPECT_EQ(rne_case("nvfp4").label(), "nvfp4 rne");
+  EXPECT_EQ(rne_case("e2m1.g5m3/blk16").label(), "e2m1.g5m3/blk16 rne");
+}
+
 // sr8 on x = [2.25, 1.6875] (S_t * S_g = 1.5 as above): element 1 has v = 1.125, t = 0.25, T = 64;
 // by 3.4 it goes away (to 1.5, q = 2.25) iff 64 + (w >> 24) >= 256, i.e. r >= 192, else q = 1.5.
 // Element 0 is exact. The expected per-seed bias and averaging come from the Philox words (5.4) and
@@ -311,6 +329,20 @@ TEST(InspectCli, JsonReportAndBadInputExitCode) {
   pclose(p);
   EXPECT_NE(out.find("dataset /nope does not exist"), std::string::npos) << out;
   EXPECT_NE(out.find("rc=65"), std::string::npos) << out;
+  // --flatten: the [2,4,4] tensor as [32]: one MXFP4 block of 32 (8 bits of scale over 32 elements).
+  const std::string npy3 = (dir / "x3.npy").string(), json3 = (dir / "r3.json").string();
+  std::vector<float> x3(32);
+  for (size_t i = 0; i < x3.size(); ++i) x3[i] = static_cast<float>(i) / 8 - 2;
+  io::write_npy_f32(npy3, {2, 4, 4}, x3);
+  for (const bool flat : {false, true}) {
+    const std::string c3 = mls + " inspect " + npy3 + (flat ? " --flatten" : "") + " -f mxfp4 -q --json " + json3 + " 2>&1";
+    ASSERT_EQ(std::system(c3.c_str()), 0) << c3;
+    std::ifstream in3(json3);
+    const auto j3 = nlohmann::json::parse(in3);
+    EXPECT_EQ(j3["results"][0]["label"], "mxfp4 rne");
+    EXPECT_EQ(j3["results"][0]["groups"], flat ? 1 : 8);  // blocks along the last axis: 8 rows of 4
+    EXPECT_EQ(j3["results"][0]["bits_per_element"].get<double>(), flat ? 4.25 : 6.0);
+  }
   const std::string empty = (dir / "empty.npy").string();
   io::write_npy_f32(empty, {0}, {});
   p = popen((mls + " inspect " + empty + " 2>&1; echo rc=$?").c_str(), "r");

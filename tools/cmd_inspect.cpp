@@ -166,11 +166,11 @@ std::vector<std::string> split(const std::vector<std::string>& items) {
 void register_inspect(CLI::App& app) {
   auto* sub = app.add_subcommand(
       "inspect",
-      "quantization error of fp32 tensors under MLS formats (MSE, SQNR, max/relative error, bias, flushed/saturated/"
+      "quantization error of fp32 tensors under MLS, OCP MX and NVFP4 formats (MSE, SQNR, max/relative error, bias, flushed/saturated/"
       "subnormal fractions, code histograms, bits per element), one format or a sweep; text, --csv, --json");
   struct Args {
     std::vector<std::string> inputs, formats, elements, group_scales, group_shapes, policies, modes;
-    bool sweep = false, quiet = false;
+    bool sweep = false, quiet = false, flatten = false;
     inspect::Options o;
     std::string csv, json;
   };
@@ -203,6 +203,9 @@ void register_inspect(CLI::App& app) {
       ->expected(1)
       ->allow_extra_args(false)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  sub->add_flag("--flatten", a->flatten,
+                "view every tensor as rank 1 (row-major): blocks (/blkN, MX, NVFP4) are N consecutive elements in memory,"
+                " so every tensor has the same bits per element");
   sub->add_option("--seeds", a->o.seeds, "quantizations (Philox seeds) per sr case")->capture_default_str();
   sub->add_option("--seed", a->o.seed, "first Philox seed (sr)")->capture_default_str();
   sub->add_option("--stream", a->o.stream, "Philox stream (0 activation, 1 weight, 2 error)")->capture_default_str();
@@ -230,6 +233,8 @@ void register_inspect(CLI::App& app) {
         tensors.push_back(load(in));
       }
     }
+    if (a->flatten)
+      for (auto& t : tensors) t.shape = Shape{static_cast<int64_t>(t.data.size())};
     interrupt::install();  // Ctrl-C: the workers stop, nothing is written
     const auto t0 = std::chrono::steady_clock::now();
     // Progress on stderr (MLS_PROGRESS=off silences it; -q only drops the text table).

@@ -102,12 +102,17 @@ struct Accumulator {
 void fill_shape_info(Stats& s, const Format& f, const Shape& shape, int64_t n) {
   s.count = n;
   s.groups = GroupLayout(f, shape).group_count;
-  s.bits_per_element = f.element.total_bits() + double(f.group_scale.total_bits()) * s.groups / n + 32.0 / n;
+  s.bits_per_element = f.bits_per_element(double(n) / double(s.groups), double(n));  // 2.11
 }
 
 }  // namespace
 
-std::string Case::label() const { return format.short_name() + " " + rounding_name(rounding); }
+std::string Case::label() const {
+  if (!format.spec10())  // a family profile by its name (mxfp4, nvfp4, ...); MLS formats by their short name
+    for (const Profile& p : named_profiles())
+      if (p.format == format) return p.name + " " + rounding_name(rounding);
+  return format.short_name() + " " + rounding_name(rounding);
+}
 
 void check_tensor(const std::string& name, const Shape& shape, const std::vector<float>& x) {
   if (x.empty()) throw Error(name + ": empty tensor (0 elements); mls inspect needs at least one value");
@@ -352,7 +357,7 @@ nlohmann::json to_json(const Report& r) {
   j["definitions"] =
       "e = dequantized fp64 - fp32 input; sqnr_db = 10 log10(sum x^2 / sum e^2), null with exact = true when every e is 0; "
       "fractions over all elements (pooled over seeds for sr); max_rel_error over x != 0; error_hist over x != 0; "
-      "bits_per_element = 1+E+M + (Eg+Mg) groups/n + 32/n; histograms are [code, count] pairs";
+      "bits_per_element = 1+E+M + (Eg+Mg) groups/n + 32/n (no 32/n without a tensor scale); histograms are [code, count] pairs";
   j["options"] = {{"seeds", r.options.seeds}, {"seed", r.options.seed}, {"stream", r.options.stream},
                   {"bins", r.options.bins}, {"target_sqnr_db", r.options.target_db}};
   json ts = json::array();
@@ -382,7 +387,7 @@ nlohmann::json to_json(const Report& r) {
     const TensorInfo& t = r.tensors[row.tensor];
     const Case& c = r.cases[row.case_index];
     json o = {{"tensor", t.name}, {"tensor_index", row.tensor}, {"role", t.role}, {"case", row.case_index},
-              {"format", c.format.short_name()}, {"element", c.format.element.name()}, {"E", c.format.element.exp_bits},
+              {"label", c.label()}, {"format", c.format.short_name()}, {"element", c.format.element.name()}, {"E", c.format.element.exp_bits},
               {"M", c.format.element.man_bits}, {"group_scale", c.format.group_scale.name()},
               {"group_shape", group_shape_text(c.format, t.shape)}, {"group_shape_given", given_shape_text(c.format)},
               {"scale_policy", to_string(c.format.scale_policy)},

@@ -16,7 +16,8 @@
 //   frac_at_qmax   = #{element magnitude code = the largest one (|elem| = q_max)} / n
 //   frac_subnormal = #{element code in the e = 0 row with f != 0 (1.3)} / n; for E = 0
 //                    (fixed point) every non-zero code lies in that row
-//   bits_per_element = 1+E+M + (Eg+Mg) * groups / n + 32 / n   (2.11, |G| = n / groups)
+//   bits_per_element = 1+E+M + (Eg+Mg) * groups / n + 32 / n   (2.11, |G| = n / groups; Format::bits_per_element:
+//                    no 32 / n for a format without a tensor scale, e.g. OCP MX)
 //   histograms     = counts per code (element codes with the sign bit; group-scale codes)
 //   error_hist     = e_i binned over [-max_abs_error, max_abs_error] for the elements with
 //                    x_i != 0 (a zero input is always exact); `exact` counts those with e_i = 0

@@ -128,12 +128,17 @@ bool Minifloat::is_inf_code(uint64_t code) const {
   return (code & (magnitude_code_count() - 1)) == ((uint64_t(1) << exp_bits) - 1) << man_bits;
 }
 
-Dyadic Minifloat::magnitude_value(uint64_t mcode) const {
+std::pair<uint64_t, int64_t> Minifloat::magnitude_parts(uint64_t mcode) const {
   const int64_t e = static_cast<int64_t>(mcode >> man_bits);
   const uint64_t f = mcode & ((uint64_t(1) << man_bits) - 1);
   if (e == 0 && zero != ZeroMode::none)  // subnormal row: 2^(1-b) * f/2^M
-    return Dyadic(BigInt(f), 1 - bias - man_bits);
-  return Dyadic(BigInt(f) + (BigInt(1) << man_bits), e - bias - man_bits);  // 2^(e-b) (1 + f/2^M)
+    return {f, 1 - bias - man_bits};
+  return {f + (uint64_t(1) << man_bits), e - bias - man_bits};  // 2^(e-b) (1 + f/2^M)
+}
+
+Dyadic Minifloat::magnitude_value(uint64_t mcode) const {
+  const auto [m, e] = magnitude_parts(mcode);
+  return Dyadic(BigInt(m), e);
 }
 
 Dyadic Minifloat::decode(uint64_t code) const {

@@ -1,6 +1,7 @@
 #include "mls/rounding.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <optional>
 
@@ -17,25 +18,124 @@ void Rounding::validate() const {
 namespace {
 bool is_odd(uint64_t c) { return (c & 1) != 0; }
 
+// ---- the two number types of the routine ------------------------------------------
+// Dyadic (unbounded integers) and Fixed: a non-negative m * 2^e with m < 2^127
+// in one unsigned __int128. Every Fixed operation checks the bound that keeps
+// it exact and throws FixedOverflow instead of losing a bit; round_to_grid
+// then redoes the whole rounding on Dyadic. Every value the routine forms is
+// non-negative (|v|, grid values, t's numerator and denominator), so Fixed
+// has no sign.
+struct FixedOverflow {};
+
+struct Fixed {
+  using U = unsigned __int128;
+  static constexpr int kBits = 127;  // m < 2^127: the sum of two aligned values fits in 128 bits
+  U m = 0;
+  int64_t e = 0;
+
+  Fixed() = default;
+  Fixed(U mant, int64_t exp) : m(mant), e(exp) {
+    if (bits(m) > kBits) throw FixedOverflow{};
+  }
+  static int bits(U v) {
+    const auto hi = static_cast<uint64_t>(v >> 64), lo = static_cast<uint64_t>(v);
+    return hi ? 128 - std::countl_zero(hi) : 64 - std::countl_zero(lo);
+  }
+  static Fixed from(const Dyadic& d) {
+    if (d.sign() < 0) throw FixedOverflow{};
+    if (d.is_zero()) return {};
+    if (boost::multiprecision::msb(d.m) >= static_cast<unsigned>(kBits)) throw FixedOverflow{};
+    return Fixed(d.m.convert_to<U>(), d.e);
+  }
+  bool is_zero() const { return m == 0; }
+  int64_t ilog2() const { return bits(m) - 1 + e; }
+};
+
+// Both mantissas at the smaller exponent, checked.
+std::pair<Fixed::U, Fixed::U> aligned(const Fixed& a, const Fixed& b, int64_t& e) {
+  e = std::min(a.e, b.e);
+  auto up = [](Fixed::U m, int64_t s) {
+    if (m == 0 || s == 0) return m;
+    if (s >= Fixed::kBits || Fixed::bits(m) + s > Fixed::kBits) throw FixedOverflow{};
+    return m << s;
+  };
+  return {up(a.m, a.e - e), up(b.m, b.e - e)};
+}
+
+int compare(const Fixed& a, const Fixed& b) {
+  if (a.is_zero() || b.is_zero()) return a.is_zero() ? (b.is_zero() ? 0 : -1) : 1;
+  const int64_t la = a.ilog2(), lb = b.ilog2();
+  if (la != lb) return la < lb ? -1 : 1;
+  int64_t e;  // same binade: the aligned mantissas have the bit length of the longer one
+  const auto [am, bm] = aligned(a, b, e);
+  return am < bm ? -1 : (am > bm ? 1 : 0);
+}
+Fixed operator*(const Fixed& a, const Fixed& b) {
+  if (a.is_zero() || b.is_zero()) return {};
+  if (Fixed::bits(a.m) + Fixed::bits(b.m) > Fixed::kBits) throw FixedOverflow{};
+  return Fixed(a.m * b.m, a.e + b.e);
+}
+Fixed operator+(const Fixed& a, const Fixed& b) {
+  if (a.is_zero()) return b;
+  if (b.is_zero()) return a;
+  int64_t e;
+  const auto [am, bm] = aligned(a, b, e);
+  return Fixed(am + bm, e);  // < 2^128: checked against 2^127 by the constructor
+}
+Fixed operator-(const Fixed& a, const Fixed& b) {  // a >= b (else Dyadic decides)
+  if (b.is_zero()) return a;
+  int64_t e;
+  const auto [am, bm] = aligned(a, b, e);
+  if (am < bm) throw FixedOverflow{};
+  return Fixed(am - bm, e);
+}
+Fixed ldexp(const Fixed& a, int64_t k) { return Fixed(a.m, a.e + k); }
+
+// What the routine needs of a number type beyond arithmetic.
+template <class N> N grid_value(const Minifloat& g, uint64_t mcode);
+template <> Dyadic grid_value<Dyadic>(const Minifloat& g, uint64_t mcode) { return g.magnitude_value(mcode); }
+template <> Fixed grid_value<Fixed>(const Minifloat& g, uint64_t mcode) {
+  const auto [m, e] = g.magnitude_parts(mcode);
+  return Fixed(m, e);
+}
+template <class N> N small_int(uint64_t v);
+template <> Dyadic small_int<Dyadic>(uint64_t v) { return Dyadic(BigInt(v), 0); }
+template <> Fixed small_int<Fixed>(uint64_t v) { return Fixed(v, 0); }
+Dyadic to_dyadic(const Dyadic& v) { return v; }
+Dyadic to_dyadic(const Fixed& v) { return Dyadic(BigInt(v.m), v.e); }
+// floor(num / d) when it is at most `limit` (else nullopt), num, d > 0.
+std::optional<uint64_t> floor_quotient(const Dyadic& num, const Dyadic& d, uint64_t limit) {
+  const int64_t e = std::min(num.e, d.e);
+  if (num.e - e > 4096 || d.e - e > 4096) return std::nullopt;
+  const BigInt nn = num.m << static_cast<unsigned>(num.e - e), dd = d.m << static_cast<unsigned>(d.e - e);
+  const BigInt n = nn / dd;
+  if (n > limit) return std::nullopt;
+  return n.convert_to<uint64_t>();
+}
+std::optional<uint64_t> floor_quotient(const Fixed& num, const Fixed& d, uint64_t limit) {
+  int64_t e;
+  const auto [nn, dd] = aligned(num, d, e);
+  const Fixed::U n = nn / dd;
+  if (n > limit) return std::nullopt;
+  return static_cast<uint64_t>(n);
+}
+
 // A candidate for the lower neighbour from the binade of |v| (a speed-up only:
 // the caller confirms it with exact comparisons and otherwise searches).
 // floor(log2 |v|) is l0 or l0 - 1 with l0 = ilog2(num) - ilog2(den); the code is
 // then (e << M) | (floor(|v| / 2^q) - 2^M) with q = max(lg, emin) - M.
-std::optional<uint64_t> direct_lower(const Minifloat& g, const RoundInput& v) {
-  if (v.num.is_zero() || g.zero == ZeroMode::zero_only) return std::nullopt;
-  int64_t lg = v.num.ilog2() - v.den.ilog2();
-  if (compare(v.num, v.den * Dyadic::pow2(lg)) < 0) --lg;
+template <class N>
+std::optional<uint64_t> direct_lower(const Minifloat& g, const N& num, const N& den) {
+  if (num.is_zero() || g.zero == ZeroMode::zero_only) return std::nullopt;
+  int64_t lg = num.ilog2() - den.ilog2();
+  if (compare(num, ldexp(den, lg)) < 0) --lg;
   const int64_t emin = g.has_zero() ? 1 - g.bias : -g.bias;  // exponent of the lowest normal binade
   const int64_t l = std::max(lg, emin);
   const int64_t q = l - g.man_bits;
   // n = floor(|v| / 2^q) = floor(num / (den 2^q)), on aligned integers.
-  const Dyadic d = v.den * Dyadic::pow2(q);
-  const int64_t e = std::min(v.num.e, d.e);
-  if (v.num.e - e > 4096 || d.e - e > 4096) return std::nullopt;
-  const BigInt nn = v.num.m << static_cast<unsigned>(v.num.e - e), dd = d.m << static_cast<unsigned>(d.e - e);
-  const BigInt n = nn / dd;
-  if (n > (BigInt(1) << (g.man_bits + 1))) return std::nullopt;
-  const uint64_t cnt = n.convert_to<uint64_t>();
+  const auto n = floor_quotient(num, ldexp(den, q), uint64_t(1) << (g.man_bits + 1));
+  if (!n) return std::nullopt;
+  const uint64_t cnt = *n;
   uint64_t code;
   if (lg < emin) {
     if (!g.has_zero()) return std::nullopt;
@@ -48,18 +148,14 @@ std::optional<uint64_t> direct_lower(const Minifloat& g, const RoundInput& v) {
   if (!g.is_valid_magnitude(code)) return std::nullopt;
   return code;
 }
-}  // namespace
 
-// spec/03-rounding.md, section 3.2 ("One routine"). Steps are numbered as there.
-RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Rounding& rounding, uint32_t rand_word,
-                          OverflowPolicy overflow, SignedZero signed_zero) {
-  if (v.num.sign() < 0 || v.den.sign() <= 0) throw Error("round_to_grid: |v| must be num/den with num >= 0, den > 0");
-  if (v.negative && !g.is_signed && !v.num.is_zero())
-    throw Error("a negative value cannot be rounded to the unsigned format " + g.name());
-  rounding.validate();
-  const bool neg = v.negative;
+// spec/03-rounding.md, section 3.2 ("One routine"). Steps are numbered as
+// there. |v| = num / den; N is the number type (the same text for both).
+template <class N>
+RoundResult round_on(const Minifloat& g, bool neg, const N& num, const N& den, const Rounding& rounding,
+                     uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero) {
   // cmp(c) = sign(|v| - value(c)), exactly: num vs den * value(c).
-  auto cmp = [&](uint64_t mcode) { return compare(v.num, v.den * g.magnitude_value(mcode)); };
+  auto cmp = [&](uint64_t mcode) { return compare(num, den * grid_value<N>(g, mcode)); };
 
   RoundResult res;
   auto finish = [&](uint64_t mag) {
@@ -90,7 +186,7 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
                 (overflow == OverflowPolicy::nan ? "a NaN" : "an Inf") + " code; " + g.name() + " has none (3.5)");
   if (cmp(maxc) > 0 && !specials) {
     if (overflow == OverflowPolicy::error)
-      throw Error("magnitude " + (v.num.is_zero() ? std::string("0") : "above the largest value " +
+      throw Error("magnitude " + (num.is_zero() ? std::string("0") : "above the largest value " +
                   g.max_value().to_decimal()) + " of " + g.name() + " (overflow policy error)");
     res.lo = res.hi = maxc;
     res.rule = Rule::saturated;
@@ -99,15 +195,15 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
   // A grid with special values rounds between its largest finite value and
   // the special position above it (1.6, 3.7); landing there is step 6.
   const uint64_t overc = g.overflow_position();
-  // Step 3: neighbours lo <= |v| < hi by binary search over the valid codes.
+  // Step 3: neighbours lo <= |v| < hi: the binade formula's candidate when the
+  // two exact comparisons that define lo (value(lo) <= |v| < value(next))
+  // confirm it, otherwise by binary search over the valid codes.
   uint64_t lo, hi;
   if (cmp(maxc) > 0) {  // specials: between the largest finite value and the special position
     lo = maxc;
     hi = overc;
-  } else if (auto guess = direct_lower(g, v); guess && cmp(*guess) >= 0 &&
+  } else if (auto guess = direct_lower(g, num, den); guess && cmp(*guess) >= 0 &&
              (*guess == maxc || cmp(g.nth_magnitude(g.index_of_magnitude(*guess) + 1)) < 0)) {
-    // The binade formula's candidate, confirmed by the two exact comparisons
-    // that define lo (value(lo) <= |v| < value(next)): same result as the search.
     lo = *guess;
     if (cmp(lo) == 0) {
       res.lo = res.hi = lo;
@@ -134,11 +230,9 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
   res.lo = lo;
   res.hi = hi;
   // Step 4: t = (|v| - lo) / (hi - lo) as an exact fraction A / G.
-  const Dyadic lov = g.magnitude_value(lo), hiv = g.magnitude_value(hi);
-  const Dyadic A = v.num - v.den * lov;
-  const Dyadic G = v.den * (hiv - lov);
-  res.t_num = A;
-  res.t_den = G;
+  const N lov = grid_value<N>(g, lo), hiv = grid_value<N>(g, hi);
+  const N A = num - den * lov;
+  const N G = den * (hiv - lov);
   const bool beyond = specials && hi == overc && compare(A, G) >= 0;  // |v| at or past the special position: t >= 1
   const int half = beyond ? 1 : compare(ldexp(A, 1), G);       // sign(t - 1/2)
   // Step 5: the decision, one case per mode.
@@ -165,11 +259,13 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
       // 3.4: away iff t + r/2^R >= 1, r = the R most significant bits of the word.
       const int R = rounding.sr_bits;
       res.r = sr_r(rand_word, R);
-      away = beyond || compare(ldexp(A, R) + G * Dyadic::from_int(res.r), ldexp(G, R)) >= 0;
+      away = beyond || compare(ldexp(A, R) + G * small_int<N>(res.r), ldexp(G, R)) >= 0;
       res.rule = away ? Rule::sr_away : Rule::sr_keep;
       break;
     }
   }
+  res.t_num = to_dyadic(A);
+  res.t_den = to_dyadic(G);
   res.away = away;
   uint64_t mag = away ? hi : lo;
   // Step 6: landing on the special position above the largest finite value
@@ -184,6 +280,23 @@ RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Roundin
     }
   }
   return finish(mag);
+}
+}  // namespace
+
+RoundResult round_to_grid(const Minifloat& g, const RoundInput& v, const Rounding& rounding, uint32_t rand_word,
+                          OverflowPolicy overflow, SignedZero signed_zero, ExactEngine engine) {
+  if (v.num.sign() < 0 || v.den.sign() <= 0) throw Error("round_to_grid: |v| must be num/den with num >= 0, den > 0");
+  if (v.negative && !g.is_signed && !v.num.is_zero())
+    throw Error("a negative value cannot be rounded to the unsigned format " + g.name());
+  rounding.validate();
+  if (engine == ExactEngine::automatic) {
+    try {
+      return round_on(g, v.negative, Fixed::from(v.num), Fixed::from(v.den), rounding, rand_word, overflow, signed_zero);
+    } catch (const FixedOverflow&) {
+      // a bound failed: the same steps on unbounded integers below
+    }
+  }
+  return round_on(g, v.negative, v.num, v.den, rounding, rand_word, overflow, signed_zero);
 }
 
 uint32_t round_to_fp32_bits(const Dyadic& v, RoundingMode mode, OverflowPolicy overflow) {
@@ -228,12 +341,12 @@ uint64_t sr_threshold(const Dyadic& t_num, const Dyadic& t_den, int R) {
 }
 
 RoundResult round_fp32_input(const Minifloat& g, uint32_t x_bits, const Dyadic& scale, const Rounding& rounding,
-                             uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero) {
+                             uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero, ExactEngine engine) {
   const bool neg = (x_bits >> 31) != 0;
   const bool nonfinite = (x_bits & 0x7f800000u) == 0x7f800000u;
   if (!nonfinite) {
     const Dyadic ax = Dyadic::from_float(bits_float(x_bits & 0x7fffffffu));
-    return round_to_grid(g, RoundInput{neg, ax, scale}, rounding, rand_word, overflow, signed_zero);
+    return round_to_grid(g, RoundInput{neg, ax, scale}, rounding, rand_word, overflow, signed_zero, engine);
   }
   // 3.10: NaN gives the grid's NaN (the input's sign); Inf gives the grid's
   // Inf of its sign when the overflow policy is infinity, NaN when it is nan,

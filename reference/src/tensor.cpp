@@ -195,7 +195,7 @@ RoundResult quantize_element(const Format& f, uint32_t x_bits, const ElementFact
 }
 
 RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& s, const Rounding& r, uint32_t word,
-                             QuantArith arith) {
+                             QuantArith arith, ExactEngine engine) {
   const bool neg = (x_bits >> 31) != 0;
   if (s.is_zero() && arith == QuantArith::exact) {  // 4.5.1: a zero group scale makes every element of its group a zero
     RoundResult z;
@@ -204,7 +204,7 @@ RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& s, 
     return z;
   }
   switch (arith) {
-    case QuantArith::exact: return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero);
+    case QuantArith::exact: return round_fp32_input(f.element, x_bits, s, r, word, f.overflow, f.signed_zero, engine);
     case QuantArith::fp32_div:
     case QuantArith::fp32_reciprocal: {
       const uint32_t sb = round_to_fp32_bits(s, RoundingMode::rne, OverflowPolicy::infinity);
@@ -217,11 +217,13 @@ RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& s, 
   }
 }
 
-RoundResult quantize_element(const QuantizeInput& in, const QuantizeSteps& p, int64_t group, size_t i) {
+RoundResult quantize_element(const QuantizeInput& in, const QuantizeSteps& p, int64_t group, size_t i,
+                             ExactEngine engine) {
   const uint32_t word = in.rounding.mode == RoundingMode::sr ? in.rand[i] : 0;
   if (in.arith != QuantArith::exact) return quantize_element(in.format, in.x[i], p.factor[group], in.rounding, word);
-  const Dyadic s = Dyadic::from_float(bits_float(p.tensor_scale)) * in.format.group_scale.decode(p.group_scale[group].code);
-  return quantize_element(in.format, in.x[i], s, in.rounding, word, QuantArith::exact);
+  if (p.group_nan[group])  // decode() names the NaN scale code
+    (void)in.format.group_scale.decode(p.group_scale[group].code);
+  return quantize_element(in.format, in.x[i], p.scale[group], in.rounding, word, QuantArith::exact, engine);
 }
 
 QuantizeSteps quantize_steps(const QuantizeInput& in) {
@@ -241,7 +243,7 @@ QuantizeSteps quantize_steps(const QuantizeInput& in) {
   if (in.rounding.mode == RoundingMode::sr && static_cast<int64_t>(in.rand.size()) != n)
     throw Error("rand has " + std::to_string(in.rand.size()) + " words but sr needs one per element (" +
                 std::to_string(n) + ")");
-  QuantizeSteps p{GroupLayout(f, in.shape), 0, 0, {}, {}, {}};
+  QuantizeSteps p{GroupLayout(f, in.shape), 0, 0, {}, {}, {}, {}, {}};
   p.group_amax.assign(p.layout.group_count, 0.0f);
   p.group_nan.assign(p.layout.group_count, 0);
   const std::vector<int64_t> gi = p.layout.group_index();
@@ -275,10 +277,16 @@ QuantizeSteps quantize_steps(const QuantizeInput& in) {
     p.group_scale[g] = select_group_scale(f, st, p.group_amax[g]);
   }
   detail::apply_pipeline(in, p);
+  if (in.arith == QuantArith::exact) {
+    p.scale.resize(p.layout.group_count);
+    for (int64_t g = 0; g < p.layout.group_count; ++g)
+      if (!p.group_nan[g])
+        p.scale[g] = Dyadic::from_float(bits_float(p.tensor_scale)) * f.group_scale.decode(p.group_scale[g].code);
+  }
   return p;
 }
 
-MlsTensor quantize(const QuantizeInput& in) {
+MlsTensor quantize(const QuantizeInput& in, ExactEngine engine) {
   const QuantizeSteps p = quantize_steps(in);
   MlsTensor t;
   t.format = in.format;
@@ -291,7 +299,7 @@ MlsTensor quantize(const QuantizeInput& in) {
   for (size_t i = 0; i < in.x.size(); ++i) {
     if (p.group_nan[gi[i]]) continue;  // 4.1.2: every element of a NaN group is code 0
     try {
-      t.elements[i] = static_cast<uint32_t>(quantize_element(in, p, gi[i], i).code);
+      t.elements[i] = static_cast<uint32_t>(quantize_element(in, p, gi[i], i, engine).code);
     } catch (const Error& e) {
       throw Error("x[" + std::to_string(i) + "]: " + e.what());
     }

@@ -126,11 +126,6 @@ struct ReductionResult {
   std::vector<Dyadic> exact;   // the exact value of every output (6.7), whatever the profile
 };
 
-// Which engine computes exact values. Both give identical results (6.16);
-// `generic` is the plain Dyadic loop, `automatic` uses fixed-width integers
-// when a bound computed from the operands proves they cannot overflow.
-enum class ExactEngine { automatic, generic };
-
 // conv2d (6.2-6.9). Operands are validated; errors name "a.", "b." fields.
 ReductionResult conv2d(const MlsTensor& a, const MlsTensor& b, const Conv2dParams& p,
                        const ArithProfile& arith = ArithProfile::exact());

@@ -113,6 +113,8 @@ struct Minifloat {
   // Value of a magnitude code by the 1.3 formula (defined for every bit
   // pattern, also the special positions above the largest finite value).
   Dyadic magnitude_value(uint64_t mcode) const;
+  // The same value as (mantissa, exponent): magnitude_value = m * 2^e, m < 2^(M+1).
+  std::pair<uint64_t, int64_t> magnitude_parts(uint64_t mcode) const;
   // Signed value of a valid code; throws mls::Error for an invalid or special code.
   Dyadic decode(uint64_t code) const;
 

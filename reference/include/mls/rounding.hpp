@@ -88,6 +88,12 @@ struct EnumTable<Rule> {
   }};
 };
 
+// Which engine computes exact values. Both give identical results (3.2, 6.16);
+// `generic` is the plain Dyadic (unbounded integer) arithmetic, `automatic`
+// uses fixed-width integers while a check on every operation proves they
+// cannot overflow, and redoes the work on Dyadic when one fails.
+enum class ExactEngine { automatic, generic };
+
 struct RoundInput {
   bool negative = false;  // sign of v (also for v = -0)
   Dyadic num;             // |v| = num / den, num >= 0
@@ -106,12 +112,13 @@ struct RoundResult {
 
 RoundResult round_to_grid(const Minifloat& grid, const RoundInput& v, const Rounding& rounding, uint32_t rand_word,
                           OverflowPolicy overflow = OverflowPolicy::saturate,
-                          SignedZero signed_zero = SignedZero::preserve);
+                          SignedZero signed_zero = SignedZero::preserve, ExactEngine engine = ExactEngine::automatic);
 
 // 3.10: an fp32 input (bit pattern) divided by a positive scale and rounded;
 // NaN and Inf inputs are decided here, finite ones by round_to_grid.
 RoundResult round_fp32_input(const Minifloat& grid, uint32_t x_bits, const Dyadic& scale, const Rounding& rounding,
-                             uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero);
+                             uint32_t rand_word, OverflowPolicy overflow, SignedZero signed_zero,
+                             ExactEngine engine = ExactEngine::automatic);
 
 // 3.4 in pieces, for generators, diagnoses and tests: the R random bits of a
 // word, the smallest r that rounds away for t = t_num / t_den (2^R when none

@@ -115,15 +115,17 @@ struct ElementFactor {
 // scale gives a zero (4.5.1). The profiles whose factor needs more than
 // S_t S_g (the library pipelines) take the factor from quantize_steps().
 RoundResult quantize_element(const Format& f, uint32_t x_bits, const Dyadic& scale_product, const Rounding& r,
-                             uint32_t word, QuantArith arith = QuantArith::exact);
+                             uint32_t word, QuantArith arith = QuantArith::exact,
+                             ExactEngine engine = ExactEngine::automatic);
 RoundResult quantize_element(const Format& f, uint32_t x_bits, const ElementFactor& factor, const Rounding& r,
                              uint32_t word);
 // The input is a bit pattern: a float would convert to an integer silently.
 RoundResult quantize_element(const Format& f, float x, const Dyadic& scale_product, const Rounding& r, uint32_t word,
                              QuantArith arith = QuantArith::exact) = delete;
 
-// Dynamic quantization (4.1-4.5) or, with a static tensor scale, 4.6.
-MlsTensor quantize(const QuantizeInput& in);
+// Dynamic quantization (4.1-4.5) or, with a static tensor scale, 4.6. The
+// engine changes the speed only (ExactEngine, rounding.hpp).
+MlsTensor quantize(const QuantizeInput& in, ExactEngine engine = ExactEngine::automatic);
 // The same with fp32 values (their bit patterns are used).
 MlsTensor quantize(const Format& f, const Shape& shape, const std::vector<float>& x, const Rounding& r,
                    const std::vector<uint32_t>& rand, std::optional<uint32_t> static_tensor_scale = std::nullopt);
@@ -141,9 +143,11 @@ struct QuantizeSteps {
   std::vector<uint8_t> group_nan;   // 4.1.2: the group holds a NaN
   std::vector<RoundResult> group_scale;
   std::vector<ElementFactor> factor; // 4.12: per group, for profiles other than exact
+  std::vector<Dyadic> scale;         // exact profile: S_t * S_g per group (0 for a NaN group), formed once
 };
 // Element i of a quantization by its steps (4.5, 4.12): what quantize() computes.
-RoundResult quantize_element(const QuantizeInput& in, const QuantizeSteps& p, int64_t group, size_t i);
+RoundResult quantize_element(const QuantizeInput& in, const QuantizeSteps& p, int64_t group, size_t i,
+                             ExactEngine engine = ExactEngine::automatic);
 QuantizeSteps quantize_steps(const QuantizeInput& in);
 
 }  // namespace mls
