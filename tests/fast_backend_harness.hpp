@@ -736,13 +736,15 @@ CCase random_gcase(Rng& g) {
   return c;
 }
 
-// A cast of the family: named and random element grids, every mode and
+// A cast of the family: named and random element grids and, one cast in
+// four, group-scale grids (E8M0, unsigned, without zero: 3.10), every mode and
 // overflow policy (also ones the grid cannot take: an error), scales of up to
 // 63 bits and any exponent, NaN/Inf inputs, values on the grid, ties and past
-// the largest value.
+// the largest value; +-0 and values below the smallest of a grid without
+// zero; on an unsigned grid negative values only in one cast in ten (an error).
 RCase random_rcase(Rng& g) {
   RCase c;
-  c.element = random_grid(g, false);
+  c.element = random_grid(g, chance(g, 0.25));
   c.r = random_rounding(g);
   // Mostly a policy the grid can take (so that most casts answer codes), one
   // case in eight any policy at all (also ones the grid cannot take: an error).
@@ -766,6 +768,8 @@ RCase random_rcase(Rng& g) {
   }
   const mls::Dyadic s(mls::BigInt(c.scale_m), c.scale_e);
   const mls::Minifloat& e = c.element;
+  const bool negatives = e.is_signed || chance(g, 0.1);
+  const uint32_t smallest = fbits(mls::round_to_fp32(e.min_positive() * s));
   const int n = uni(g, 1, 40);
   for (int i = 0; i < n; ++i) {
     uint32_t b;
@@ -782,11 +786,16 @@ RCase random_rcase(Rng& g) {
       if (chance(g, 0.3)) b += chance(g, 0.5) ? 1 : -1;
     } else if (kind == 4 && (any_policy || e.has_nan())) {
       b = chance(g, 0.5) ? 0x7f800000u : 0x7fc00000u | (uint32_t(g()) & 0x3fffff);
+    } else if (kind == 5 && !e.has_zero()) {
+      b = chance(g, 0.5) || smallest < 2 ? 0u : 1 + uint32_t(g()) % (smallest - 1);  // 0 or below the smallest value
+      if (chance(g, 0.5) && (b == 0 || negatives)) b |= 0x80000000u;
+      c.x.push_back(b);
+      continue;
     } else {
       b = fbits(random_float(g, uni(g, -40, 40), 10));
     }
     if ((b & 0x7fffffffu) > 0x7f800000u && !chance(g, 0.5)) b = 0x3f800000u;
-    c.x.push_back(b ^ (chance(g, 0.5) ? 0x80000000u : 0u));
+    c.x.push_back(b ^ (chance(g, 0.5) && negatives ? 0x80000000u : 0u));
   }
   if (c.r.mode == mls::RoundingMode::sr) c.rand = random_words(g, c.x.size());
   return c;

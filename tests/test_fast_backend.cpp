@@ -404,6 +404,25 @@ TEST(FastBackendErrors, RoundRejectsBadCastsNamingTheField) {
   c = cast;
   c.signed_zero = 2;
   expect_error(fast()->round(&c, ok, 1, nullptr, 0, out, 1), MLS_ERR_INPUT, "cast.signed_zero = 2");
+  // A group-scale grid is a cast's target too (E8M0: 3.10); one valid in neither role names both rules.
+  c = cast;
+  c.element = mls::conformance::abi_minifloat(named_grid("e8m0"));
+  const uint32_t e8[4] = {0x3fc00000u, 0x40400000u, 0x00000000u, 0x80000000u};  // 1.5, 3, +0, -0
+  ASSERT_EQ(fast()->round(&c, e8, 4, nullptr, 0, out, 4), MLS_OK) << fast()->last_error();
+  EXPECT_EQ(out[0], 128u);  // ties to the even code: 2
+  EXPECT_EQ(out[1], 128u);  // 2, not 4 (code 129)
+  EXPECT_EQ(out[2], 0u);    // 2^-127, the smallest value (3.5)
+  const uint32_t neg[2] = {0x3f800000u, 0xbf800000u};
+  expect_error(fast()->round(&c, neg, 2, nullptr, 0, out, 2), MLS_ERR_INPUT,
+               "x[1]: a negative value cannot be rounded to the unsigned format g8m0b127n");
+  const uint32_t minf[1] = {0xff800000u};
+  expect_error(fast()->round(&c, minf, 1, nullptr, 0, out, 1), MLS_ERR_INPUT, "x[0]: the input is -Inf");
+  c.element.exp_bits = 0;
+  c.element.specials = MLS_SPECIALS_NONE;
+  expect_error(fast()->round(&c, ok, 1, nullptr, 0, out, 1), MLS_ERR_INPUT,
+               "cast.element is neither an element format (cast.element.man_bits = 0 with exp_bits = 0");
+  expect_error(fast()->round(&c, ok, 1, nullptr, 0, out, 1), MLS_ERR_INPUT,
+               "nor a group-scale format (cast.element.exp_bits = 0 is outside 1..8)");
 }
 
 TEST(FastBackendErrors, DequantizeRejectsInvalidTensors) {

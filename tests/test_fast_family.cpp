@@ -217,17 +217,19 @@ TEST(FastFamily, ConvOperandsMustBeFiniteAndNamed) {
 
 TEST(FastFamily, RoundEntryMatchesReference) {
   Rng g(27);
-  int bad = 0, errors = 0;
+  int bad = 0, errors = 0, cast_only = 0;
   for (int i = 0; i < 3000 && bad < 10; ++i) {
     RCase c = random_rcase(g);
     c.solve();
     errors += c.ref_error;
+    cast_only += !c.ref_error && (!c.element.is_signed || !c.element.has_zero());  // valid only as a group scale
     if (std::string d = run_round(fast(), c); !d.empty()) {
       ++bad;
       ADD_FAILURE() << c.describe() << ": " << d;
     }
   }
   EXPECT_GT(errors, 50);
+  EXPECT_GT(cast_only, 200);
   // A plain cast of every fp32 exponent onto E4M3, E5M2 and FP4: each binade, both signs.
   for (const char* grid : {"fp8_e4m3", "fp8_e5m2", "fp4_e2m1", "int8"})
     for (int m = 0; m <= 6; ++m) {
@@ -239,6 +241,27 @@ TEST(FastFamily, RoundEntryMatchesReference) {
       if (m == 6) c.rand = random_words(g, c.x.size());
       c.solve();
       SCOPED_TRACE(c.describe());
+      EXPECT_EQ(run_round(fast(), c), "");
+    }
+  // The same onto E8M0 (unsigned, no zero): every positive binade, +-0, NaN;
+  // a negative value is an error.
+  for (int m = 0; m <= 6; ++m)
+    for (auto ovf : {mls::OverflowPolicy::saturate, mls::OverflowPolicy::nan}) {
+      RCase c;
+      c.element = named_grid("e8m0");
+      c.r = mls::Rounding{static_cast<mls::RoundingMode>(m), 7};
+      c.overflow = ovf;
+      for (uint32_t e = 0; e < 255; ++e)
+        for (uint32_t f : {0u, 1u, 0x3fffffu, 0x400000u, 0x400001u, 0x7fffffu, 0x5a5a5au}) c.x.push_back((e << 23) | f);
+      for (uint32_t v : {0x80000000u, 0x7fc00000u, 0xffc00000u, 0x7f800000u}) c.x.push_back(v);
+      if (m == 6) c.rand = random_words(g, c.x.size());
+      c.solve();
+      SCOPED_TRACE(c.describe());
+      ASSERT_FALSE(c.ref_error);
+      EXPECT_EQ(run_round(fast(), c), "");
+      c.x.back() = 0xbf800000u;  // -1
+      c.solve();
+      EXPECT_TRUE(c.ref_error);
       EXPECT_EQ(run_round(fast(), c), "");
     }
 }

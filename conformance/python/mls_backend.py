@@ -104,7 +104,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mls_formats import (  # noqa: E402,F401  (re-exported)
-    ALL_MODES, ANY, ELEMENT, ENCODINGS, GROUP_SCALE, NAMED_GRIDS, NONFINITE_POLICIES, OVERFLOW_POLICIES,
+    ALL_MODES, ANY, CAST, ELEMENT, ENCODINGS, GROUP_SCALE, NAMED_GRIDS, NONFINITE_POLICIES, OVERFLOW_POLICIES,
     PROFILE_FORMATS, PROFILES, QUANT_ARITH, SCALE_POLICIES, SIGNED_ZERO, SPECIALS, TENSOR_SCALE_RULES, U32_MAX,
     ZERO_MODES, Format, GroupLayout, Minifloat, ProtocolError, RoundRequest, Rounding, Unsupported, _check_members,
     _int_field, _is_int, _numpy, default_bias, parse_format, parse_grid, parse_round, parse_rounding, parse_scale,

@@ -46,6 +46,9 @@ QUANT_ARITH = ("exact", "fp32_div", "fp32_reciprocal", "torchao_mx", "torchao_mx
 U32_MAX = 0xFFFFFFFF
 
 ELEMENT, GROUP_SCALE, ANY = "element", "group_scale", "any"
+# The target grid of a cast (the round op, spec 3.10): any grid valid as an element
+# or as a group-scale format (E8M0 too); JSON defaults are the element's.
+CAST = "cast"
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,6 +293,20 @@ class Minifloat:
 
     def validate(self, role: str = ANY, path: str = "") -> "Minifloat":
         """1.9 for `role`; the error names the field (prefixed with `path`)."""
+        if role == CAST:  # either role's rules; the error names both (once if they agree)
+            try:
+                return self.validate(ELEMENT, path)
+            except ProtocolError as as_element:
+                try:
+                    return self.validate(GROUP_SCALE, path)
+                except ProtocolError as as_scale:
+                    a, b = str(as_element), str(as_scale)
+                    if not path:
+                        a, b = a[len("element."):], b[len("group_scale."):]
+                    if a == b:
+                        raise ProtocolError(a) from None
+                    raise ProtocolError(f"{path + ': ' if path else ''}the grid is neither an element format ({a}) "
+                                        f"nor a group-scale format ({b})") from None
         p = f"{path}." if path else (f"{role}." if role != ANY else "")
         emax_, mmax = (11, 52) if role == ANY else (8, 23)
         emin = 1 if role == GROUP_SCALE and not self.twos_complement else 0
@@ -829,7 +846,7 @@ def parse_round(req: dict) -> RoundRequest:
     else:
         if "element" not in req:
             raise ProtocolError('request field "element" is missing')
-        elem = parse_grid(req["element"], ELEMENT, "element")
+        elem = parse_grid(req["element"], CAST, "element")
         overflow, signed_zero = "saturate", "preserve"
     rnd = parse_rounding(req.get("rounding"))
     overflow = _enum_field(req, "overflow", "request", OVERFLOW_POLICIES, overflow)

@@ -23,6 +23,19 @@ Minifloat Minifloat::binary64() {
 
 // 1.9, one check per row of the table.
 void Minifloat::validate(GridRole role) const {
+  if (role == GridRole::cast) {  // either role's rules; the error names both (once if they agree)
+    try {
+      return validate(GridRole::element);
+    } catch (const Error& as_element) {
+      try {
+        return validate(GridRole::group_scale);
+      } catch (const Error& as_scale) {
+        const std::string a = std::string(as_element.what()).substr(8), b = std::string(as_scale.what()).substr(12);
+        if (a == b) throw Error(a);  // a rule of both roles ("element." / "group_scale." dropped)
+        throw Error("the grid is neither an element format (" + a + ") nor a group-scale format (" + b + ")");
+      }
+    }
+  }
   const std::string p = role == GridRole::element ? "element." : role == GridRole::group_scale ? "group_scale." : "";
   const int emax = role == GridRole::any ? 11 : 8, mmax = role == GridRole::any ? 52 : 23;
   const int emin = role == GridRole::group_scale && !twos_complement() ? 1 : 0;

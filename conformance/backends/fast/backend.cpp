@@ -52,7 +52,7 @@ int32_t supports(int32_t op, const mls_format_v2* format, const mls_rounding_v2*
     if (rounding) check_rounding(rounding);
     if (op == MLS_OP_ROUND) {  // only the element, the overflow policy and the sign of zero are read
       if (!format) return;
-      const Grid el = make_element_grid(format->element, "format.element");
+      const Grid el = make_cast_grid(format->element, "format.element");
       check_overflow(format->overflow, el, "format.overflow");
       if (format->signed_zero < 0 || format->signed_zero > 1)
         bad("format.signed_zero = " + std::to_string(format->signed_zero) + " is outside 0..1");

@@ -81,7 +81,19 @@ Grid make_grid(const mls_minifloat_v2& m, const std::string& what, Role role) {
 
 }  // namespace
 
-Grid make_element_grid(const mls_minifloat_v2& m, const std::string& what) { return make_grid(m, what, Role::element); }
+Grid make_cast_grid(const mls_minifloat_v2& m, const std::string& what) {
+  try {
+    return make_grid(m, what, Role::element);
+  } catch (const Failure& as_element) {
+    try {
+      return make_grid(m, what, Role::scale);
+    } catch (const Failure& as_scale) {
+      if (as_element.message == as_scale.message) throw;  // a rule of both roles
+      bad(what + " is neither an element format (" + as_element.message + ") nor a group-scale format (" +
+          as_scale.message + ")");
+    }
+  }
+}
 
 void check_overflow(int32_t overflow, const Grid& el, const std::string& what) {
   range(overflow, MLS_OVERFLOW_SATURATE, MLS_OVERFLOW_NAN, what);

@@ -178,8 +178,9 @@ struct Fmt {
 };
 // Validates; errors name `what`.field.
 Fmt make_format(const mls_format_v2* f, const std::string& what);
-// An element grid (1.9, role element); errors name `what`.
-Grid make_element_grid(const mls_minifloat_v2& m, const std::string& what);
+// The grid of a cast (3.10): valid as an element or as a group-scale format
+// (1.9); errors name `what`.
+Grid make_cast_grid(const mls_minifloat_v2& m, const std::string& what);
 void check_rounding(const mls_rounding_v2* r);
 // The overflow policy against the element grid (3.5: infinity needs Inf, nan a NaN code).
 void check_overflow(int32_t overflow, const Grid& el, const std::string& what);

@@ -1,7 +1,7 @@
-// mls-fast: the round (cast) entry (spec/03, 3.10): codes of x[i] / s on an
-// element grid, s = scale_mant 2^scale_exp, every mode, NaN and Inf inputs by
-// 3.10. One exact 128/64-bit division per value. Compiled once (no seeded bug
-// touches it).
+// mls-fast: the round (cast) entry (spec/03, 3.10): codes of x[i] / s on a
+// grid valid as an element or as a group-scale format (E8M0 too),
+// s = scale_mant 2^scale_exp, every mode, NaN and Inf inputs by 3.10. One
+// exact 128/64-bit division per value. Compiled once (no seeded bug touches it).
 #include "ops.hpp"
 #include "rounding.hpp"
 
@@ -10,7 +10,7 @@ namespace mlsfast {
 void round_op(const mls_cast_v2* cast, const uint32_t* x, uint64_t n, const uint32_t* rand, uint64_t n_rand,
               uint32_t* out, uint64_t capacity) {
   if (!cast) bad("cast is NULL");
-  const Grid el = make_element_grid(cast->element, "cast.element");
+  const Grid el = make_cast_grid(cast->element, "cast.element");
   check_rounding(&cast->rounding);
   check_overflow(cast->overflow, el, "cast.overflow");
   if (cast->signed_zero < 0 || cast->signed_zero > 1)
@@ -41,9 +41,11 @@ void round_op(const mls_cast_v2* cast, const uint32_t* x, uint64_t n, const uint
     const uint32_t b = x[bad_at];
     const std::string at = "x[" + std::to_string(bad_at) + "]";
     if ((b & 0x7fffffffu) > 0x7f800000u) bad(at + ": the input is NaN and " + el.name() + " has no NaN code (3.10)");
+    const bool neg = (b >> 31) != 0;
     if (fp32_nonfinite(b))
-      bad(at + ": the input is " + ((b >> 31) ? "-" : "+") + "Inf and cannot be rounded to " + el.name() +
-          " under overflow = error (3.10)");
+      bad(at + ": the input is " + (neg ? "-" : "+") + "Inf and cannot be rounded to " + el.name() +
+          " under overflow = " + (cast->overflow == MLS_OVERFLOW_SATURATE ? "saturate" : "error") + " (3.10)");
+    if (neg && !el.is_signed) bad(at + ": a negative value cannot be rounded to the unsigned format " + el.name() + " (3.6)");
     bad(at + ": magnitude above the largest value of " + el.name() + " (overflow policy error)");
   }
 }

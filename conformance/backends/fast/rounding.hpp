@@ -146,6 +146,9 @@ inline uint32_t round_mag(const Grid& g, const Exact& y, bool neg, int mode, int
 }
 
 // How an element's rounding ends (3.5, 3.6): the sign, the overflow policy.
+// Also the rule of a cast to any grid (3.10): on a grid without zero code 0
+// is the smallest value and keeps its sign; on an unsigned grid a negative
+// non-zero input (-Inf under saturate too) is an error.
 struct ElementRule {
   const Grid* el = nullptr;
   int32_t overflow = MLS_OVERFLOW_SATURATE;
@@ -160,7 +163,7 @@ struct ElementRule {
         default: mag = el->max_mag; break;
       }
     }
-    return el->encode(neg && (mag != 0 || !poszero), mag);
+    return el->encode(neg && (mag != 0 || !poszero || !el->has_zero()), mag);
   }
   // 3.10: a NaN or Inf input (bits with the all-ones exponent field).
   uint32_t nonfinite(uint32_t bits, bool* error) const {
@@ -175,9 +178,13 @@ struct ElementRule {
     switch (overflow) {
       case MLS_OVERFLOW_INFINITY: return el->encode(neg, el->inf_mag);
       case MLS_OVERFLOW_NAN: return el->encode(neg, el->nan_mag);
-      case MLS_OVERFLOW_SATURATE: return el->encode(neg, el->max_mag);
-      default: *error = true; return 0;
+      case MLS_OVERFLOW_SATURATE:
+        if (neg && !el->is_signed) break;
+        return el->encode(neg, el->max_mag);
+      default: break;
     }
+    *error = true;
+    return 0;
   }
   // x_bits divided by the scale D = dm 2^de (dm normalised, see divide()).
   template <Mutant kM>
@@ -186,6 +193,10 @@ struct ElementRule {
     const bool neg = (x_bits >> 31) != 0;
     const Unpacked u = unpack_fp32(x_bits);
     if (u.m == 0) return code(neg, 0, false, error);
+    if (neg && !el->is_signed) {
+      *error = true;
+      return 0;
+    }
     bool over;
     const uint32_t mag = round_mag<kM>(*el, divide(u.m, u.e, dm, de), neg, mode, R, word, &over);
     return code(neg, mag, over, error);

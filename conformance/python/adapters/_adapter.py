@@ -37,7 +37,7 @@ class Cast:
 
     @property
     def minifloat(self) -> mb.Minifloat:
-        return mb.parse_grid(self.grid, mb.ELEMENT, "element")
+        return mb.parse_grid(self.grid, mb.CAST, "element")
 
 
 def find_cast(casts: Iterable[Cast], r: mb.RoundRequest, library: str) -> Cast:

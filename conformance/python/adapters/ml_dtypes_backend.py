@@ -3,7 +3,7 @@
 
     mls check --backend-cmd "build/outside-venv/bin/python conformance/python/adapters/ml_dtypes_backend.py" \\
               --random --ops round --cases 300 \\
-              --formats fp8_e4m3,fp8_e5m2,fp6_e2m3,fp6_e3m2,fp4_e2m1,e4m3b7i,e3m4b3i,e8m7b127i,i4b-2,i2
+              --formats fp8_e4m3,fp8_e5m2,fp6_e2m3,fp6_e3m2,fp4_e2m1,e4m3b7i,e3m4b3i,e8m7b127i,e8m0,i4b-2,i2
 
 What is called: ``np.asarray(x, float32).astype(ml_dtypes.<dtype>)``, the
 cast every ml_dtypes user writes (``_src/casts.cc`` CastLoop ->
@@ -24,12 +24,12 @@ The dtypes and the grids of the family they are (spec 1.8, 1.10):
 | float8_e4m3 (IEEE-like, max 240) | e4m3b7i | Inf |
 | float8_e3m4 (IEEE-like, max 15.5) | e3m4b3i | Inf |
 | bfloat16 | e8m7b127i | Inf |
+| float8_e8m0fnu | e8m0 (g8m0b127n: OCP MX's scale grid, unsigned, no zero; a cast takes it, spec 3.10) | NaN (values that round past 2^127, and Inf) |
 | int4, int2 | i4b-2, i2 (integers: toward zero) | saturate is the family's only policy; ml_dtypes gives 0 out of range |
 
-Not expressible as a cast of the family (they are reported, not declared):
-float8_e8m0fnu (an unsigned grid: the round op takes element grids, which are
-signed), float8_e5m3fnu (unsigned), the fnuz types (NaN at the -0 code),
-float8_e4m3b11fnuz, uint4/uint2 (unsigned integers).
+Not declared (the family has no such grid; they are reported, not declared):
+float8_e5m3fnu (unsigned with a zero and NaN/Inf rules of its own), the fnuz
+types (NaN at the -0 code), float8_e4m3b11fnuz, uint4/uint2 (unsigned integers).
 
 Options: ``--version-check off`` runs on another installed ml_dtypes version
 (same as MLS_OUTSIDE_ANY_VERSION=1).
@@ -59,6 +59,8 @@ CASTS = [
     ad.Cast("e4m3b7i", "float8_e4m3", ("infinity",)),
     ad.Cast("e3m4b3i", "float8_e3m4", ("infinity",)),
     ad.Cast("e8m7b127i", "bfloat16", ("infinity",)),
+    ad.Cast("e8m0", "float8_e8m0fnu", ("nan",), signed_zero=("preserve", "positive"),
+            note="an unsigned grid has no signed zero, so both signed-zero policies give the same codes"),
     ad.Cast("i4b-2", "int4", ("saturate",), modes=("rtz",), signed_zero=("preserve", "positive"),
             note="integers have one zero code, so both signed-zero policies give the same codes"),
     ad.Cast("i2", "int2", ("saturate",), modes=("rtz",), signed_zero=("preserve", "positive")),

@@ -85,6 +85,11 @@ def main() -> int:
          [0x7C, 0xFC, 0x7E]),
         ({"op": "round", "element": "int8", "x": [0xC0000000]}, [0x81]),
         ({"op": "round", "format": "mxfp4:poszero", "rounding": {"mode": "rtz"}, "x": [0x80000001]}, [0x0]),
+        # E8M0 as a cast's grid (3.10): ties 1.5 and 3 to the even code 128 (2), +-0 to the smallest value
+        # (code 0, 2^-127), NaN and the tie past 2^127 (1.5 2^127 -> 2^127, even) and Inf under overflow = nan.
+        ({"op": "round", "element": "e8m0", "overflow": "nan",
+          "x": [0x3FC00000, 0x40400000, 0, 0x80000000, 0x7FC00000, 0x7F400000, 0x7F800000]},
+         [128, 128, 0, 0, 0xFF, 0xFE, 0xFF]),
     ]
     lines = "".join(json.dumps(dict(r, id=i)) + "\n" for i, (r, _) in enumerate(reqs))
     out = subprocess.run([a.mls, "serve"], input=lines, capture_output=True, text=True, check=True).stdout.splitlines()

@@ -203,7 +203,13 @@ class Helpers(unittest.TestCase):
         self.assertIsNone(r.scale_pow2())
         r = mb.parse_round({"op": "round", "format": "mxfp4:poszero", "x": [1], "scale": {"m": "1", "e": 5}})
         self.assertEqual((r.element.name(), r.signed_zero, r.scale_pow2()), ("e2m1b1", "positive", 5))
-        for bad in ({"element": "e8m0", "x": []}, {"element": "fp4_e2m1", "x": [-1]},
+        # A cast takes any grid valid as an element or a group-scale format (3.10): E8M0 too.
+        r = mb.parse_round({"op": "round", "element": "e8m0", "x": [0x40400000]})
+        self.assertEqual((r.element, r.overflow), (mb.NAMED_GRIDS["e8m0"], "saturate"))
+        self.assertEqual(mb.parse_grid("g4m3s", mb.CAST).zero, "subnormal")
+        with self.assertRaisesRegex(mb.ProtocolError, r"element: the grid is neither an element format \(element\.signed"):
+            mb.parse_round({"element": "g0m3", "x": [1]})
+        for bad in ({"element": "g0m3", "x": []}, {"element": "fp4_e2m1", "x": [-1]},
                     {"element": "fp4_e2m1", "x": [1], "rounding": "sr"}, {"element": "fp4_e2m1", "x": [1], "scale": {"m": "0", "e": 0}},
                     {"element": "fp4_e2m1", "x": [1], "overflow": "clip"}, {"x": [1]}):
             with self.assertRaises(mb.ProtocolError, msg=json.dumps(bad)):

@@ -87,11 +87,12 @@ Format format_field(const nlohmann::json& v, const std::string& field) {
   }
 }
 
+// The grid of a round request: any grid valid as an element or a group-scale format (3.10).
 Minifloat element_field(const nlohmann::json& v, const std::string& field) {
-  if (v.is_string()) return parse_minifloat(v.get<std::string>(), GridRole::element, field);
-  Minifloat m = minifloat_from_json(v, GridRole::element, field);
+  if (v.is_string()) return parse_minifloat(v.get<std::string>(), GridRole::cast, field);
+  Minifloat m = minifloat_from_json(v, GridRole::cast, field);
   try {
-    m.validate(GridRole::element);
+    m.validate(GridRole::cast);
   } catch (const Error& e) {
     throw Error(field + ": " + e.what());
   }
@@ -252,7 +253,7 @@ nlohmann::json to_json(const Case& c) {
   switch (c.op) {
     case Op::round: {
       const RoundCase& r = c.round;
-      j["element"] = r.element.to_json(GridRole::element);
+      j["element"] = r.element.to_json(GridRole::cast);
       j["rounding"] = rounding_to_json(r.rounding);
       j["overflow"] = to_string(r.overflow);
       j["signed_zero"] = to_string(r.signed_zero);
@@ -348,7 +349,7 @@ Capabilities hello_from_json(const nlohmann::json& h) {
     if (o != "hello") c.ops.insert(to_string(enum_from_name<Op>(o, "hello: supports.ops")));
   for (const auto& m : names("modes")) c.modes.insert(to_string(enum_from_name<RoundingMode>(m, "hello: supports.modes")));
   for (const auto& f : names("formats")) c.formats.push_back(parse_format(f));
-  for (const auto& e : names("elements")) c.elements.push_back(parse_minifloat(e, GridRole::element, "hello: supports.elements"));
+  for (const auto& e : names("elements")) c.elements.push_back(parse_minifloat(e, GridRole::cast, "hello: supports.elements"));
   for (const auto& a : names("arith")) c.arith.insert(to_string(enum_from_name<QuantArith>(a, "hello: supports.arith")));
   return c;
 }

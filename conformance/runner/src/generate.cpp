@@ -268,7 +268,7 @@ rc::Gen<Minifloat> gen_element(const GeneratorOptions& opt) {
       try {
         es.push_back(parse_format(s).element);
       } catch (const Error&) {
-        es.push_back(parse_minifloat(s, GridRole::element, "--formats"));
+        es.push_back(parse_minifloat(s, GridRole::cast, "--formats"));  // any grid a cast takes (3.10)
       }
     }
     return gen::elementOf(es);
@@ -303,48 +303,74 @@ uint32_t grid_value(const Minifloat& e, const Dyadic& scale, uint64_t pick, int 
   return float_bits(neg ? -f : f);
 }
 
+// The values of a cast of n values to e: fp32 values, grid points, ties,
+// the overflow region, NaN/Inf where the grid and policy take them.
+rc::Gen<RoundCase> gen_round_values(const GeneratorOptions& opt, const Minifloat& e, size_t n) {
+  return gen::apply(
+      [e](Rounding r, OverflowPolicy ovf, int sz, int scale_kind, int k, uint32_t sbits, std::vector<uint32_t> x,
+          std::vector<uint32_t> words, std::vector<int> kinds, std::vector<uint64_t> picks) {
+        RoundCase c;
+        c.element = e;
+        c.rounding = r;
+        c.overflow = ovf;
+        c.signed_zero = sz ? SignedZero::positive : SignedZero::preserve;
+        if (scale_kind == 1) c.scale = Dyadic::pow2(k);
+        if (scale_kind == 2) c.scale = Dyadic::from_float(std::fabs(bits_float(sbits & 0x7f7fffffu))) * Dyadic::pow2(k % 8);
+        if (c.scale.is_zero()) c.scale = Dyadic::from_int(1);
+        c.x = std::move(x);
+        for (size_t i = 0; i < c.x.size(); ++i) {
+          const int kind = kinds[i];
+          if (kind >= 1 && kind <= 4) c.x[i] = grid_value(e, c.scale, picks[i], kind - 1, (picks[i] >> 40) & 1);
+          if (kind == 5 && e.has_nan()) c.x[i] = (picks[i] & 1) ? 0xffc00000u : 0x7fc00000u;
+          const bool inf_ok = ovf == OverflowPolicy::saturate || (ovf == OverflowPolicy::nan && e.has_nan()) ||
+                              (ovf == OverflowPolicy::infinity && e.has_inf());
+          if (kind == 6 && inf_ok) c.x[i] = (picks[i] & 1) ? 0xff800000u : 0x7f800000u;
+        }
+        if (r.mode == RoundingMode::sr) c.rand = std::move(words);
+        // Words at the sr threshold for some grid ties.
+        if (r.mode == RoundingMode::sr)
+          for (size_t i = 0; i < c.x.size(); ++i) {
+            if (kinds[i] != 2 || !fp32_is_finite(c.x[i])) continue;
+            const RoundResult t = round_fp32_input(e, c.x[i], c.scale, Rounding{RoundingMode::rtz, 8}, 0,
+                                                   OverflowPolicy::saturate, SignedZero::preserve);
+            if (t.exact || t.t_den.sign() <= 0) continue;
+            c.rand[i] = sr_word(std::min<uint64_t>(sr_threshold(t.t_num, t.t_den, r.sr_bits), (uint64_t(1) << r.sr_bits) - 1),
+                                r.sr_bits, c.rand[i]);
+          }
+        return c;
+      },
+      gen_rounding(opt), gen::elementOf(overflow_policies(e)), gen::weightedElement<int>({{9, 0}, {1, 1}}),
+      gen::weightedElement<int>({{3, 0}, {2, 1}, {1, 2}}), gen::inRange(-130, 130), gen::arbitrary<uint32_t>(),
+      gen::container<std::vector<uint32_t>>(n, gen_value()),
+      gen::container<std::vector<uint32_t>>(n, gen::arbitrary<uint32_t>()),
+      gen::container<std::vector<int>>(n, gen::weightedElement<int>({{5, 0}, {3, 1}, {3, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}})),
+      gen::container<std::vector<uint64_t>>(n, gen::arbitrary<uint64_t>()));
+}
+
+// A grid without zero or without sign (a group-scale grid as the cast's
+// target, e.g. E8M0): +0, -0 and values below its smallest value (which give
+// that value, 3.5) mixed in; on an unsigned grid no negative non-zero value
+// except, one case in ten, one (the error path, 3.6).
+RoundCase cast_only_values(RoundCase c, int negative_case, const std::vector<int>& kinds, const std::vector<uint32_t>& r) {
+  const Minifloat& e = c.element;
+  const uint32_t lo = float_bits(round_to_fp32(e.min_positive() * c.scale));  // the grid's smallest value, scaled
+  for (size_t i = 0; i < c.x.size(); ++i) {
+    if (kinds[i] == 1) c.x[i] = (r[i] & 1) ? 0x80000000u : 0u;
+    if (kinds[i] == 2) c.x[i] = (lo > 1 ? r[i] % (lo - 1) + 1 : 0u) | (r[i] & 0x80000000u);  // (0, smallest)
+    if (!e.is_signed && !fp32_is_nan(c.x[i])) c.x[i] &= 0x7fffffffu;
+  }
+  if (!e.is_signed && negative_case == 0) c.x[r[0] % c.x.size()] |= 0x80000000u;
+  return c;
+}
+
 rc::Gen<RoundCase> gen_round(const GeneratorOptions& opt) {
   return gen::mapcat(gen_element(opt), [opt](Minifloat e) {
-    return gen::mapcat(gen::inRange<size_t>(1, 48), [opt, e](size_t n) {
-      return gen::apply(
-          [e](Rounding r, OverflowPolicy ovf, int sz, int scale_kind, int k, uint32_t sbits, std::vector<uint32_t> x,
-              std::vector<uint32_t> words, std::vector<int> kinds, std::vector<uint64_t> picks) {
-            RoundCase c;
-            c.element = e;
-            c.rounding = r;
-            c.overflow = ovf;
-            c.signed_zero = sz ? SignedZero::positive : SignedZero::preserve;
-            if (scale_kind == 1) c.scale = Dyadic::pow2(k);
-            if (scale_kind == 2) c.scale = Dyadic::from_float(std::fabs(bits_float(sbits & 0x7f7fffffu))) * Dyadic::pow2(k % 8);
-            if (c.scale.is_zero()) c.scale = Dyadic::from_int(1);
-            c.x = std::move(x);
-            for (size_t i = 0; i < c.x.size(); ++i) {
-              const int kind = kinds[i];
-              if (kind >= 1 && kind <= 4) c.x[i] = grid_value(e, c.scale, picks[i], kind - 1, (picks[i] >> 40) & 1);
-              if (kind == 5 && e.has_nan()) c.x[i] = (picks[i] & 1) ? 0xffc00000u : 0x7fc00000u;
-              const bool inf_ok = ovf == OverflowPolicy::saturate || (ovf == OverflowPolicy::nan && e.has_nan()) ||
-                                  (ovf == OverflowPolicy::infinity && e.has_inf());
-              if (kind == 6 && inf_ok) c.x[i] = (picks[i] & 1) ? 0xff800000u : 0x7f800000u;
-            }
-            if (r.mode == RoundingMode::sr) c.rand = std::move(words);
-            // Words at the sr threshold for some grid ties.
-            if (r.mode == RoundingMode::sr)
-              for (size_t i = 0; i < c.x.size(); ++i) {
-                if (kinds[i] != 2 || !fp32_is_finite(c.x[i])) continue;
-                const RoundResult t = round_fp32_input(e, c.x[i], c.scale, Rounding{RoundingMode::rtz, 8}, 0,
-                                                       OverflowPolicy::saturate, SignedZero::preserve);
-                if (t.exact || t.t_den.sign() <= 0) continue;
-                c.rand[i] = sr_word(std::min<uint64_t>(sr_threshold(t.t_num, t.t_den, r.sr_bits), (uint64_t(1) << r.sr_bits) - 1),
-                                    r.sr_bits, c.rand[i]);
-              }
-            return c;
-          },
-          gen_rounding(opt), gen::elementOf(overflow_policies(e)), gen::weightedElement<int>({{9, 0}, {1, 1}}),
-          gen::weightedElement<int>({{3, 0}, {2, 1}, {1, 2}}), gen::inRange(-130, 130), gen::arbitrary<uint32_t>(),
-          gen::container<std::vector<uint32_t>>(n, gen_value()),
-          gen::container<std::vector<uint32_t>>(n, gen::arbitrary<uint32_t>()),
-          gen::container<std::vector<int>>(n, gen::weightedElement<int>({{5, 0}, {3, 1}, {3, 2}, {1, 3}, {1, 4}, {1, 5}, {1, 6}})),
-          gen::container<std::vector<uint64_t>>(n, gen::arbitrary<uint64_t>()));
+    return gen::mapcat(gen::inRange<size_t>(1, 48), [opt, e](size_t n) -> rc::Gen<RoundCase> {
+      if (!e.is_signed || !e.has_zero())
+        return gen::apply(cast_only_values, gen_round_values(opt, e, n), gen::inRange(0, 10),
+                          gen::container<std::vector<int>>(n, gen::weightedElement<int>({{6, 0}, {1, 1}, {1, 2}})),
+                          gen::container<std::vector<uint32_t>>(n, gen::arbitrary<uint32_t>()));
+      return gen_round_values(opt, e, n);
     });
   });
 }

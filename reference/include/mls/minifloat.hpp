@@ -51,8 +51,11 @@ struct EnumTable<Encoding> {
   }};
 };
 
-// Where a descriptor is used: selects the validation ranges of 1.9.
-enum class GridRole { element, group_scale, any };
+// Where a descriptor is used: selects the validation ranges of 1.9. `cast`:
+// the target grid of a cast (3.10, the protocol's round op): any grid valid
+// as an element format or as a group-scale format (e.g. OCP's E8M0 scale
+// grid: unsigned, no zero); JSON and name defaults are the element's.
+enum class GridRole { element, group_scale, any, cast };
 
 struct Minifloat {
   bool is_signed = true;
