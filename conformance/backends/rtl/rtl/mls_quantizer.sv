@@ -5,7 +5,8 @@
 // with x and S_t fp32 bit patterns, S_g a group-scale code (EG/MG), the
 // rounding mode (MLS_RNE..MLS_SR codes 0..6), R (1..32) and the element's
 // random word for sr, and the signed-zero policy. out_ovf says that |v| is
-// above q_max (3.5); the code is then the saturated one and an `overflow =
+// above q_max (3.5; on a grid with specials: that the rounding lands on the
+// special position); the code is then the saturated one and an `overflow =
 // error` format turns the flag into an error.
 //
 // Exactness without a floating-point divide (README.md, "Element quantizer"):
@@ -20,7 +21,8 @@
 // SPECIALS = 1 (IEEE: the all-ones exponent field is Inf/NaN, E5M2) and 2
 // (only the all-ones magnitude is NaN, OCP E4M3) lower q_max to the largest
 // finite code; the quantizer never produces a special (a magnitude above
-// q_max saturates and raises out_ovf). BIASG is the group-scale bias: 2^EG - 1
+// q_max saturates; out_ovf is raised when the rounding lands on the special
+// position, 3.5). BIASG is the group-scale bias: 2^EG - 1
 // for MLS group scales, 127 for the OCP MX E8M0 scale (EG = 8, MG = 0), whose
 // code 255 (NaN) the host never sends.
 //
@@ -51,7 +53,7 @@ module mls_quantizer #(
     input  logic                 in_poszero, // signed_zero = positive
     output logic                 out_valid,
     output logic [  E+M:0]       out_code,  // sign | exponent | mantissa
-    output logic                 out_ovf    // |v| > q_max (saturated)
+    output logic                 out_ovf    // overflow (3.5): the code is the saturated one
 );
   localparam int XW = 12;  // signed exponent arithmetic width (|exponents| < 2^10)
   localparam int K = 25 + MG;  // normalised divisor width: Dm in [2^(K-1), 2^K)
@@ -207,7 +209,7 @@ module mls_quantizer #(
   /* verilator lint_off UNUSEDSIGNAL */
   logic [M:0] lsig;  // kept significand L (its top bit is always 0 when E = 0)
   /* verilator lint_on UNUSEDSIGNAL */
-  logic sticky, inexact, half, rest, zo_gap, ovf, away, sr_carry;
+  logic sticky, inexact, half, rest, zo_gap, over, beyond, ovf, away, sr_carry;
   logic [E+M-1:0] lo, hi, mag;
   logic [E+M-1:0] row;  // exponent field minus 1 of lo's row (0 below)
   always @* begin
@@ -235,12 +237,15 @@ module mls_quantizer #(
     lo = zo_gap ? '0 : (E + M)'((row << M) + (E + M)'(lsig));
     hi = zo_gap ? (E + M)'(1 << M) : lo + 1'b1;
     // above q_max: beyond its binade, or lo past the largest finite code (a
-    // special's position), or lo = q_max with something left over
+    // special's position), or lo = q_max with something left over. On a grid
+    // with specials |v| > q_max rounds between q_max and the special position
+    // (3.5): `beyond` is |v| at or past that position (t >= 1).
 `ifdef MLS_RTL_BUG_MX_NAN
-    ovf = !f_zero && (f_le >= XW'(LE_OVF) || (lo == QMAX && inexact));
+    beyond = !f_zero && (f_le >= XW'(LE_OVF));
 `else
-    ovf = !f_zero && (f_le >= XW'(LE_OVF) || (SPECIALS == 2 && lo == ALL1) || (lo == QMAX && inexact));
+    beyond = !f_zero && (f_le >= XW'(LE_OVF) || (SPECIALS == 2 && lo == ALL1));
 `endif
+    over = beyond || (!f_zero && lo == QMAX && inexact);
     // sr (3.4, integer form): T = the top R bits of the fraction, r = the
     // top R bits of the word; away iff T + r >= 2^R
 `ifdef MLS_RTL_BUG_SR_LOWBITS
@@ -268,8 +273,22 @@ module mls_quantizer #(
       3'd6: away = inexact && sr_carry;  // sr
       default: away = 1'b0;
     endcase
+    // at or past the special position t >= 1: nearest and sr go to it, the
+    // directed modes by their direction, rto by q_max's last bit
+    if (beyond)
+      case (f_mode)
+        3'd2: away = 1'b0;
+        3'd3: away = !f_sign;
+        3'd4: away = f_sign;
+        3'd5: away = !QMAX[0];
+        default: away = 1'b1;
+      endcase
+    // The flag: without specials every |v| > q_max (3.2 step 2); with them only
+    // a rounding that lands on the special position (3.2 step 6), which the
+    // code then saturates to q_max
+    ovf = over && (SPECIALS == 0 || away);
     if (f_zero) mag = '0;
-    else if (ovf) mag = QMAX;
+    else if (over) mag = QMAX;
     else mag = away ? hi : lo;
   end
 
