@@ -330,7 +330,7 @@ rc::Gen<RoundCase> gen_round_values(const GeneratorOptions& opt, const Minifloat
         // Words at the sr threshold for some grid ties.
         if (r.mode == RoundingMode::sr)
           for (size_t i = 0; i < c.x.size(); ++i) {
-            if (kinds[i] != 2 || !fp32_is_finite(c.x[i])) continue;
+            if (kinds[i] != 2 || !fp32_is_finite(c.x[i]) || (!e.is_signed && (c.x[i] >> 31))) continue;  // (unsigned: error)
             const RoundResult t = round_fp32_input(e, c.x[i], c.scale, Rounding{RoundingMode::rtz, 8}, 0,
                                                    OverflowPolicy::saturate, SignedZero::preserve);
             if (t.exact || t.t_den.sign() <= 0) continue;
