@@ -4,6 +4,7 @@
 // conformance/runner (exhaustive.hpp).
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include "mls/conformance/exhaustive.hpp"
 #include "mls/error.hpp"
 #include "mls/format.hpp"
+#include "mls/interrupt.hpp"
 #include "mls/json_read.hpp"
 #include "mls/vectors/breakpoints_file.hpp"
 
@@ -366,19 +368,33 @@ void run_exhaustive_check(const ExhaustiveArgs& a, const std::string& backend_li
   o.baseline = !a.no_baseline;
   const bool tty = isatty(2) != 0;
   auto last = std::make_shared<double>(-1e9);
-  if (!a.no_progress)
-    o.progress = [tty, last](const ExhaustiveProgress& p) {
-      if (p.final || p.seconds - *last >= (tty ? 0.25 : 30.0)) {
-        print_exhaustive_progress(std::cerr, p, tty);
-        *last = p.seconds;
-      }
-    };
+  // Ctrl-C / SIGTERM (10.8): the engine's loop calls `progress` every 250 ms; a
+  // signal stops it after the batches in flight, and the partial report (the
+  // covered ranges: --resume continues it) is printed and written.
+  interrupt::install();
+  static std::atomic<bool> stop{false};
+  o.stop = &stop;
+  const bool show = !a.no_progress;
+  o.progress = [tty, last, show](const ExhaustiveProgress& p) {
+    if (interrupt::requested()) stop = true;
+    if (show && (p.final || p.seconds - *last >= (tty ? 0.25 : 30.0))) {
+      print_exhaustive_progress(std::cerr, p, tty);
+      *last = p.seconds;
+    }
+  };
   ExhaustiveReport rep;
   try {
     rep = run_exhaustive(table, backend_lib, stage, o);
   } catch (const BackendUnavailable& e) {
     std::cerr << "mls check: backend failure: " << e.what() << "\n";
     throw CLI::RuntimeError(kBackendFailure);
+  }
+  if (interrupt::requested()) {
+    rep.print_summary(std::cout);
+    if (!report_json.empty()) vectors::write_text_file_atomic(report_json, rep.to_json().dump(1) + "\n");
+    std::cerr << "mls check: interrupted by " << interrupt::signal_name() << ": the report covers what was checked"
+              << (report_json.empty() ? "" : "; continue with --resume --report-json " + report_json) << "\n";
+    throw CLI::RuntimeError(interrupt::exit_code());
   }
   finish(rep, report_json);
 }
