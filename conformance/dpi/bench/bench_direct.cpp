@@ -38,7 +38,7 @@ long long mls_bench_direct_round(const char* format, const svOpenArrayHandle x, 
   const int64_t t0 = now_ns();
   for (int i = 0; i < n; ++i) {
     const mls::Dyadic scale = mls::Dyadic::from_float(mls::bits_float(pst[i])) * f.group_scale.decode(pgs[i]);
-    out[i] = static_cast<uint32_t>(mls::quantize_element(f, mls::bits_float(px[i]), scale, r, pw[i]).code);
+    out[i] = static_cast<uint32_t>(mls::quantize_element(f, px[i], scale, r, pw[i]).code);
   }
   return now_ns() - t0;
 }
