@@ -14,6 +14,8 @@ set_tests_properties(dpi.scoreboard_random PROPERTIES PASS_REGULAR_EXPRESSION "s
 # ... and over the MX configuration (E4M3 elements, E8M0 scales; the golden model's mxfp8-e4m3).
 add_test(NAME dpi.scoreboard_mxfp8_e4m3 COMMAND $<TARGET_FILE:mls_dpi_scoreboard_mxfp8> +n=20000 +seed=2)
 set_tests_properties(dpi.scoreboard_mxfp8_e4m3 PROPERTIES PASS_REGULAR_EXPRESSION "scoreboard: PASS: 20000 checked")
+add_test(NAME dpi.scoreboard_mxfp8_e5m2 COMMAND $<TARGET_FILE:mls_dpi_scoreboard_mxfp8_e5m2> +n=20000 +seed=3)
+set_tests_properties(dpi.scoreboard_mxfp8_e5m2 PROPERTIES PASS_REGULAR_EXPRESSION "scoreboard: PASS: 20000 checked")
 
 # The scoreboard on `mls export` hex vectors (the level-1 round groups of mls-e2m1).
 add_test(NAME dpi.gen_round COMMAND $<TARGET_FILE:mls> gen --level 1 --ops round -f mls-e2m1 -q
