@@ -347,6 +347,7 @@ ExhaustiveReport run_exhaustive(const BreakpointTable& table, const std::string&
           done[b] = 1;
           done_inputs += batches[b].size();
           mismatches = tally.mismatched + tally.backend_failures;
+          if (o.after_batch) o.after_batch(done_inputs.load());
         }
         std::lock_guard<std::mutex> lk(mu);
         backend_s += w->backend_s;

@@ -121,6 +121,9 @@ struct ExhaustiveOptions {
   bool baseline = true;                 // measure the plain input-reading loop in the same run
   std::function<void(const ExhaustiveProgress&)> progress;
   const std::atomic<bool>* stop = nullptr;   // set: finish the batches in flight, report what is covered
+  // Called by the worker thread after each finished batch (inputs done so far), before it takes the
+  // next one: a deterministic point at which to set `stop` (tests, embedders).
+  std::function<void(uint64_t)> after_batch;
 };
 
 // Runs the check against the C ABI library at `backend_lib`. Throws
