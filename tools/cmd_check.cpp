@@ -156,7 +156,8 @@ void register_check(CLI::App& app) {
   auto ex = add_exhaustive_check_options(sub);  // --exhaustive, --merge-exhaustive (spec 11)
   sub->callback([o, ex] {
     if (exhaustive_requested(*ex))
-      return run_exhaustive_check(*ex, o->backend_lib, !o->backend_cmd.empty() || o->golden, o->report_json);
+      return run_exhaustive_check(*ex, o->backend_lib, !o->backend_cmd.empty() || o->golden, o->report_json,
+                                  o->quiet);
     if (o->random == !o->replay.empty()) throw CLI::ValidationError("mode", "give exactly one of --random or --replay FILE...");
     const TierRequirement tier = tier_requirement(o->tier, o->bound_model);
     o->campaign.tier = tier;

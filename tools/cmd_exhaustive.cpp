@@ -21,6 +21,7 @@
 #include "mls/error.hpp"
 #include "mls/format.hpp"
 #include "mls/interrupt.hpp"
+#include "mls/progress.hpp"
 #include "mls/json_read.hpp"
 #include "mls/vectors/breakpoints_file.hpp"
 
@@ -294,7 +295,7 @@ std::string spec_difference(const BreakpointSpec& a, const BreakpointSpec& b) {
 }  // namespace
 
 void run_exhaustive_check(const ExhaustiveArgs& a, const std::string& backend_lib, bool other_backend,
-                          const std::string& report_json) {
+                          const std::string& report_json, bool quiet) {
   if (!a.merge.empty()) {
     if (a.exhaustive) throw CLI::ValidationError("--merge-exhaustive", "joins reports; it runs nothing (drop --exhaustive)");
     std::vector<ExhaustiveReport> parts;
@@ -366,21 +367,24 @@ void run_exhaustive_check(const ExhaustiveArgs& a, const std::string& backend_li
   o.state_every_s = a.state_every;
   o.resume = prior ? &*prior : nullptr;
   o.baseline = !a.no_baseline;
-  const bool tty = isatty(2) != 0;
-  auto last = std::make_shared<double>(-1e9);
   // Ctrl-C / SIGTERM (10.8): the engine's loop calls `progress` every 250 ms; a
   // signal stops it after the batches in flight, and the partial report (the
   // covered ranges: --resume continues it) is printed and written.
   interrupt::install();
   static std::atomic<bool> stop{false};
   o.stop = &stop;
-  const bool show = !a.no_progress;
-  o.progress = [tty, last, show](const ExhaustiveProgress& p) {
+  // The one progress line of every command (mls/progress.hpp): off with -q or --no-progress.
+  std::shared_ptr<progress::Meter> meter = progress::stderr_meter("check exhaustive", 0, quiet || a.no_progress, "inputs");
+  auto seen_mismatches = std::make_shared<uint64_t>(0);
+  o.progress = [meter, seen_mismatches](const ExhaustiveProgress& p) {
     if (interrupt::requested()) stop = true;
-    if (show && (p.final || p.seconds - *last >= (tty ? 0.25 : 30.0))) {
-      print_exhaustive_progress(std::cerr, p, tty);
-      *last = p.seconds;
+    meter->set_total(p.total);
+    if (p.mismatched > *seen_mismatches) {
+      meter->add_mismatch(static_cast<int64_t>(p.mismatched - *seen_mismatches));
+      *seen_mismatches = p.mismatched;
     }
+    meter->set_done(p.done);
+    if (p.final) meter->finish();
   };
   ExhaustiveReport rep;
   try {

@@ -35,8 +35,9 @@ struct ExhaustiveArgs;
 std::shared_ptr<ExhaustiveArgs> add_exhaustive_check_options(CLI::App* check);
 bool exhaustive_requested(const ExhaustiveArgs& a);
 // Runs it; `backend_lib` is --backend-lib (the only way in for --exhaustive),
-// `other_backend` whether --backend-cmd or --golden was given instead.
+// `other_backend` whether --backend-cmd or --golden was given instead; `quiet`
+// (mls check -q) turns the progress line off, as --no-progress does.
 void run_exhaustive_check(const ExhaustiveArgs& a, const std::string& backend_lib, bool other_backend,
-                          const std::string& report_json);
+                          const std::string& report_json, bool quiet);
 
 }  // namespace mls::cli

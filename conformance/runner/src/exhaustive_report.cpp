@@ -614,14 +614,4 @@ void ExhaustiveReport::print_summary(std::ostream& os) const {
      << "\n";
 }
 
-void print_exhaustive_progress(std::ostream& os, const ExhaustiveProgress& p, bool terminal) {
-  const double pct = p.total ? 100.0 * double(p.done) / double(p.total) : 100.0;
-  const double rate = p.seconds > 0 ? double(p.done) / p.seconds : 0;
-  const double left = rate > 0 ? double(p.total - p.done) / rate : 0;
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "exhaustive: %5.1f%% %" PRIu64 "/%" PRIu64 " inputs, %.1f M/s, %dm%02ds left, %" PRIu64 " mismatches",
-                pct, p.done, p.total, rate / 1e6, int(left) / 60, int(left) % 60, p.mismatched);
-  os << (terminal ? "\r" : "") << buf << (terminal && !p.final ? "" : "\n") << std::flush;
-}
-
 }  // namespace mls::conformance

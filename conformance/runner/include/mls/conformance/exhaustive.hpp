@@ -106,7 +106,6 @@ struct ExhaustiveProgress {
   double seconds = 0;
   bool final = false;
 };
-void print_exhaustive_progress(std::ostream& os, const ExhaustiveProgress& p, bool terminal);
 
 struct ExhaustiveOptions {
   PatternRange range = kAllPatterns;
