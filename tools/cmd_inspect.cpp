@@ -14,19 +14,14 @@
 #include "mls/error.hpp"
 #include "mls/interrupt.hpp"
 #include "mls/progress.hpp"
+#include "mls/vectors/h5handle.hpp"
 #include "mls/vectors/safe_read.hpp"
 
 namespace mls::cli {
 
 namespace {
 
-struct H5Handle {
-  hid_t id;
-  herr_t (*close)(hid_t);
-  ~H5Handle() {
-    if (id >= 0) close(id);
-  }
-};
+using vectors::H5Handle;  // the one owner of HDF5 identifiers
 
 bool is_h5(const std::string& s) {
   auto ends = [&](const char* suf) {
@@ -40,22 +35,22 @@ bool is_h5(const std::string& s) {
 std::string string_attr(hid_t obj, const char* name) {
   if (H5Aexists(obj, name) <= 0) return "";
   H5Handle a{H5Aopen(obj, name, H5P_DEFAULT), H5Aclose};
-  H5Handle ty{H5Aget_type(a.id), H5Tclose};
-  if (a.id < 0 || H5Tget_class(ty.id) != H5T_STRING) return "";
-  if (H5Tis_variable_str(ty.id) > 0) {
+  H5Handle ty{H5Aget_type(a.get()), H5Tclose};
+  if (a.get() < 0 || H5Tget_class(ty.get()) != H5T_STRING) return "";
+  if (H5Tis_variable_str(ty.get()) > 0) {
     H5Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-    H5Tset_size(mem.id, H5T_VARIABLE);
-    H5Tset_cset(mem.id, H5Tget_cset(ty.id));
+    H5Tset_size(mem.get(), H5T_VARIABLE);
+    H5Tset_cset(mem.get(), H5Tget_cset(ty.get()));
     char* p = nullptr;
-    if (H5Aread(a.id, mem.id, &p) < 0 || !p) return "";
+    if (H5Aread(a.get(), mem.get(), &p) < 0 || !p) return "";
     std::string s(p);
     H5free_memory(p);
     return s;
   }
-  std::string s(H5Tget_size(ty.id), '\0');
+  std::string s(H5Tget_size(ty.get()), '\0');
   H5Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(mem.id, s.size());
-  if (H5Aread(a.id, mem.id, s.data()) < 0) return "";
+  H5Tset_size(mem.get(), s.size());
+  if (H5Aread(a.get(), mem.get(), s.data()) < 0) return "";
   s.resize(std::strlen(s.c_str()));
   return s;
 }
@@ -69,9 +64,9 @@ struct Visit {
 herr_t visit_link(hid_t group, const char* name, const H5L_info_t*, void* data) {
   auto* v = static_cast<Visit*>(data);
   H5Handle o{H5Oopen(group, name, H5P_DEFAULT), H5Oclose};
-  if (o.id < 0 || H5Iget_type(o.id) != H5I_DATASET) return 0;
-  H5Handle ty{H5Dget_type(o.id), H5Tclose};
-  if (H5Tget_class(ty.id) == H5T_FLOAT && H5Tget_size(ty.id) == 4)
+  if (o.get() < 0 || H5Iget_type(o.get()) != H5I_DATASET) return 0;
+  H5Handle ty{H5Dget_type(o.get()), H5Tclose};
+  if (H5Tget_class(ty.get()) == H5T_FLOAT && H5Tget_size(ty.get()) == 4)
     v->paths.push_back(std::string("/") + name);
   else
     ++v->skipped;
@@ -86,10 +81,10 @@ std::vector<std::string> float_datasets(const std::string& file) {
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
     vectors::note_reading("/ (superblock)");
     H5Handle f{H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-    if (f.id < 0) throw Error(file + ": cannot open as HDF5 (missing, truncated or corrupt)");
-    Visit v{f.id, {}, 0};
+    if (f.get() < 0) throw Error(file + ": cannot open as HDF5 (missing, truncated or corrupt)");
+    Visit v{f.get(), {}, 0};
     vectors::note_reading("/ (members)");
-    if (H5Lvisit(f.id, H5_INDEX_NAME, H5_ITER_INC, visit_link, &v) < 0) throw Error(file + ": cannot list its datasets");
+    if (H5Lvisit(f.get(), H5_INDEX_NAME, H5_ITER_INC, visit_link, &v) < 0) throw Error(file + ": cannot list its datasets");
     vectors::ByteWriter w;
     w.u64(static_cast<uint64_t>(v.skipped));
     w.u64(v.paths.size());
@@ -125,11 +120,11 @@ inspect::TensorInfo load(const std::string& source) {
     const std::string bytes = vectors::run_isolated(source.substr(0, colon), [&] {
       vectors::note_reading(source.substr(colon + 1) + " (attributes)");
       H5Handle f{H5Fopen(source.substr(0, colon).c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose};
-      H5Handle d{H5Dopen2(f.id, source.substr(colon + 1).c_str(), H5P_DEFAULT), H5Dclose};
+      H5Handle d{H5Dopen2(f.get(), source.substr(colon + 1).c_str(), H5P_DEFAULT), H5Dclose};
       vectors::ByteWriter w;
-      w.str(d.id >= 0 ? string_attr(d.id, "role") : "");
-      w.str(d.id >= 0 ? string_attr(d.id, "layer") : "");
-      w.str(d.id >= 0 ? string_attr(d.id, "phase") : "");
+      w.str(d.get() >= 0 ? string_attr(d.get(), "role") : "");
+      w.str(d.get() >= 0 ? string_attr(d.get(), "layer") : "");
+      w.str(d.get() >= 0 ? string_attr(d.get(), "phase") : "");
       return w.take();
     });
     vectors::ByteReader r(bytes);
