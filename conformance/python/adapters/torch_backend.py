@@ -17,8 +17,8 @@ sizes of 1..47).
 | bfloat16 | e8m7b127i | Inf |
 | float16 | e5m10b15i | Inf |
 
-Not declared: ``float8_e8m0fnu`` (an unsigned grid; the round op takes
-element grids), ``float4_e2m1fn_x2`` (torch 2.15 has no cast to it: ``copy_``
+Not declared: ``float8_e8m0fnu`` (the round op takes it since spec 3.10's
+cast grids; this adapter does not declare it yet), ``float4_e2m1fn_x2`` (torch 2.15 has no cast to it: ``copy_``
 raises NotImplementedError "copy_kernel" not implemented for
 'Float4_e2m1fn_x2'; the adapter answers such a request with that error), the
 fnuz types (NaN at the -0 code).
